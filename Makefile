@@ -1,0 +1,42 @@
+# Two commands set up everything on a machine with only Python 3.11+ and make:
+#   make demo   creates .venv, installs the locked dependencies, and runs the pipeline on sample data
+#   make test   the same install, then the whole test suite
+PYTHON ?= python3
+VENV := .venv
+BOOT := .venv-bootstrap
+UV_VERSION := 0.13.9
+UV := $(BOOT)/bin/uv
+export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
+export GX_ANALYTICS_ENABLED := false
+
+.PHONY: install demo test lint format bench clean
+
+$(UV):
+	$(PYTHON) -m venv $(BOOT)
+	$(BOOT)/bin/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+
+# uv installs exactly what uv.lock pins; --locked fails if pyproject.toml and the lock disagree.
+$(VENV)/.installed: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --locked --python $(PYTHON)
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	$(VENV)/bin/cakupan demo --data-dir data
+
+test: install
+	$(VENV)/bin/python -m pytest -q
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy cakupan flows tasks expectations warehouse
+
+format: install
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+clean:
+	rm -rf $(VENV) $(BOOT) data .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,150 @@
+"""The ``cakupan`` command: make sample inputs, run the nightly pipeline once, or both as a demo."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from cakupan.errors import InputError
+from cakupan.inputs import choose_export, parse_run_date, submissions_folder
+from cakupan.reference import load_villages, load_workforce
+from cakupan.settings import Settings, today_in
+
+if TYPE_CHECKING:
+    from tasks.summaries import RunSummary
+
+DESCRIPTION = """\
+cakupan reconciles the lists of pekerja rentan (vulnerable informal workers) that villages propose with
+BPJS Ketenagakerjaan membership exports, and publishes coverage per desa, kecamatan and kabupaten."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cakupan", description=DESCRIPTION)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    sample = commands.add_parser(
+        "sample",
+        help="write realistic sample inputs (and the true outcome of every row) to a folder",
+        description="Write village submissions, a BPJS export and reference files that look like what a regency "
+        "really receives, mess included, plus truth/ with the outcome every row and person should get. "
+        "The same seed always writes the same bytes.",
+    )
+    sample.add_argument("--out", type=Path, required=True, help="folder to write submissions/, bpjs/, reference/, truth/")
+    sample.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
+    sample.add_argument("--villages", type=int, default=231, help="number of villages (default 231, as in Kapuas)")
+    sample.add_argument("--workers", type=int, default=10_000, help="proposed workers in all (default 10,000)")
+
+    run = commands.add_parser(
+        "run",
+        help="run the nightly pipeline once for one date",
+        description="Read every village file, validate it, reconcile the accepted people with the BPJS export and "
+        "publish coverage to Parquet and the warehouse. Runs as a Prefect flow; no Prefect server is needed. "
+        "Exits 0 when the run completed (even if rows were rejected), 2 with a one-line reason when it could not run.",
+    )
+    _run_arguments(run)
+    run.add_argument("--submissions", type=Path, required=True, help="folder of village files (.xlsx, .xls, .csv)")
+    run.add_argument("--bpjs", type=Path, required=True,
+                     help="BPJS export file, or a folder: then the newest export dated on or before the run date")
+    run.add_argument("--reference", type=Path, required=True, help="folder with villages.csv and optional workforce.csv")
+
+    demo = commands.add_parser(
+        "demo",
+        help="write sample inputs to DATA/sample and run the pipeline on them",
+        description="cakupan sample into DATA/sample, then cakupan run into DATA, then print a coverage summary.",
+    )
+    _run_arguments(demo)
+    demo.add_argument("--seed", type=int, default=7, help="random seed of the sample (default 7)")
+    return parser
+
+
+def _run_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--run-date", help="the day the run reports on, YYYY-MM-DD (default: today in Asia/Jakarta)")
+    parser.add_argument("--data-dir", type=Path, default=Path("data"), help="output root (default ./data)")
+    parser.add_argument("--db", help="warehouse SQLAlchemy URL (default sqlite:///DATA_DIR/warehouse.db)")
+
+
+def run_pipeline(
+    *, run_date: date, submissions: Path, bpjs: Path, reference: Path, data_dir: Path, db: str | None
+) -> RunSummary:
+    """Check the inputs, then run the nightly flow; InputError carries the one-line reason when it cannot run."""
+    from warehouse.store import connect
+
+    settings = Settings(data_dir=data_dir, db_url=db)
+    submissions_folder(submissions)
+    choose_export(bpjs, run_date)
+    load_villages(reference)
+    load_workforce(reference)
+    connect(settings.warehouse_url).dispose()
+
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    from flows.nightly import nightly
+
+    return nightly(
+        run_date=run_date, submissions=submissions, bpjs=bpjs, reference=reference, data_dir=data_dir, db_url=db
+    )
+
+
+def print_summary(summary: RunSummary, out: object = sys.stdout) -> None:
+    attainment = "-" if summary.target_attainment is None else f"{summary.target_attainment:.1%}"
+    workforce = "-" if summary.workforce_coverage is None else f"{summary.workforce_coverage:.1%}"
+    lines = [
+        f"cakupan {summary.run_date}: {summary.active:,} active of the {summary.kuota_total:,} target ({attainment})",
+        f"  workforce coverage {workforce}: {summary.members_active_total:,} active BPJS members"
+        + (f" / {summary.penduduk_bekerja:,} penduduk bekerja" if summary.penduduk_bekerja else ""),
+        "  persons: " + ", ".join(f"{k} {v:,}" for k, v in sorted(summary.statuses.items())),
+        f"  rows: {summary.rows_read:,} read; " + ", ".join(f"{k} {v:,}" for k, v in sorted(summary.outcomes.items())),
+        "  files: " + ", ".join(f"{k} {v}" for k, v in sorted(summary.file_statuses.items())),
+        *(f"  output {name}: {path}" for name, path in sorted(summary.outputs.items())),
+    ]
+    print("\n".join(lines), file=out)  # type: ignore[call-overload]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "sample":
+            from cakupan.sample import write_sample
+
+            summary = write_sample(args.out, seed=args.seed, villages=args.villages, workers=args.workers)
+            print(f"sample written to {args.out}: {summary}")
+            return 0
+        timezone = Settings().timezone
+        if args.command == "demo":
+            from cakupan.sample import SAMPLE_AS_OF, write_sample
+
+            sample_dir = args.data_dir / "sample"
+            write_sample(sample_dir, seed=args.seed)
+            run_date = parse_run_date(args.run_date) if args.run_date else SAMPLE_AS_OF
+            result = run_pipeline(
+                run_date=run_date,
+                submissions=sample_dir / "submissions",
+                bpjs=sample_dir / "bpjs",
+                reference=sample_dir / "reference",
+                data_dir=args.data_dir,
+                db=args.db,
+            )
+        else:
+            run_date = parse_run_date(args.run_date) if args.run_date else today_in(timezone)
+            result = run_pipeline(
+                run_date=run_date,
+                submissions=args.submissions,
+                bpjs=args.bpjs,
+                reference=args.reference,
+                data_dir=args.data_dir,
+                db=args.db,
+            )
+        print_summary(result)
+        return 0
+    except InputError as exc:
+        print(f"cakupan: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

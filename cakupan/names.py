@@ -1,0 +1,58 @@
+"""Name comparison keys and similarity. The submitted name is never changed; only the key is normalised.
+
+Indonesian civil records allow titles (H., Hj., Drs., S.Pd.) on KTP and, before Permendagri 73/2022, abbreviations
+such as MUH. for Muhammad and ABD for Abdul, so the same person is written several ways across lists and BPJS.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+from rapidfuzz import fuzz, process
+
+# Academic and religious titles before or after the name (Permendagri 73/2022 allows them on KTP/KK).
+_PREFIX_TITLES = r"^(?:(?:H|HJ|HAJI|HAJJAH|DR|DRS|DRA|IR|PROF|USTADZ|UST)\.?\s+)+"
+_SUFFIX_TITLES = r"(?:,?\s+(?:S|M|A|D)\.\s?[A-Z]{1,5}\.?(?:\s?[A-Z]{1,4}\.?)?|,?\s+(?:SE|SH|ST|SAG|SPD|SPDI|SKM|AMD|MM|MPD)\.?)+$"
+
+# Spelling variants that name the same person (domain.md §7.3); applied token by token.
+_TOKEN_VARIANTS: dict[str, str] = {
+    "M": "MUHAMMAD",
+    "MUH": "MUHAMMAD",
+    "MUHD": "MUHAMMAD",
+    "MOH": "MUHAMMAD",
+    "MOHD": "MUHAMMAD",
+    "MOCH": "MUHAMMAD",
+    "MOHAMAD": "MUHAMMAD",
+    "MOHAMMAD": "MUHAMMAD",
+    "MOCHAMAD": "MUHAMMAD",
+    "MOCHAMMAD": "MUHAMMAD",
+    "MUHAMAD": "MUHAMMAD",
+    "MUHAMMAD": "MUHAMMAD",
+    "ABD": "ABDUL",
+}
+
+
+def name_key(expr: pl.Expr) -> pl.Expr:
+    """The comparison key of a name: upper case, titles and punctuation dropped, known abbreviations expanded."""
+    # An apostrophe joins a name ("Manta'a" is one word), so it is dropped, not turned into a space.
+    upper = expr.str.to_uppercase().str.replace_all(r"['`’]", "").str.strip_chars()
+    untitled = upper.str.replace(_PREFIX_TITLES, "").str.replace(_SUFFIX_TITLES, "")
+    spaced = untitled.str.replace_all(r"[^A-Z ]", " ").str.replace_all(r"\s+", " ").str.strip_chars()
+    tokens = spaced.str.split(" ").list.eval(pl.element().replace(_TOKEN_VARIANTS))
+    key = tokens.list.join(" ")
+    return pl.when(key.str.len_chars() > 0).then(key)
+
+
+def similarity(left: pl.Series, right: pl.Series) -> pl.Series:
+    """Element-wise name similarity in [0, 1] of two aligned key columns; null where either side is null.
+
+    token_sort_ratio ignores word order ("YANI AHMAD" = "AHMAD YANI"), which lists and BPJS often swap.
+    """
+    both = left.is_not_null() & right.is_not_null()
+    scores = np.full(len(left), np.nan)
+    if both.any():
+        idx = both.arg_true().to_numpy()
+        scores[idx] = process.cpdist(
+            left.filter(both).to_list(), right.filter(both).to_list(), scorer=fuzz.token_sort_ratio, workers=1
+        ) / 100.0
+    return pl.Series(scores).fill_nan(None).round(4)

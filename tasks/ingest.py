@@ -1,0 +1,100 @@
+"""Ingest: find the villages' files, fingerprint them and read their rows as given."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import polars as pl
+from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from cakupan.readers import read_submission
+from cakupan.submissions import code_in_name, date_in_name
+from tasks.summaries import IngestSummary, RunPaths
+
+SUBMISSION_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".csv", ".txt"}
+
+
+def submission_files(folder: Path) -> list[Path]:
+    """Every file a village could have sent, in a stable order; office clutter (~$ lock files, dotfiles) is skipped."""
+    return sorted(
+        p
+        for p in folder.rglob("*")
+        if p.is_file() and not p.name.startswith((".", "~$")) and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+    )
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@task(name="read-village-files", retries=2, retry_delay_seconds=[5, 30], cache_policy=NO_CACHE)
+def read_village_files(submissions: Path, paths: RunPaths, timezone: str) -> IngestSummary:
+    """Read every submission file; a file that cannot be read is recorded with its reason, never skipped."""
+    logger = get_run_logger()
+    tz = ZoneInfo(timezone)
+    file_records = []
+    row_frames = []
+    for file_id, path in enumerate(submission_files(submissions)):
+        relative = path.relative_to(submissions).as_posix()
+        table = read_submission(path) if path.suffix.lower() in SUBMISSION_SUFFIXES else None
+        mtime = datetime.fromtimestamp(path.stat().st_mtime, tz).replace(tzinfo=None)
+        error = "file_unreadable" if table is None else table.error
+        detail = f"unsupported file type {path.suffix!r}" if table is None else table.error_detail
+        file_records.append(
+            {
+                "file_id": file_id,
+                "source_file": relative,
+                "sha256": _sha256(path),
+                "submitted_at": date_in_name(path.name) or mtime,
+                "read_error": error,
+                "read_detail": detail,
+                "file_kode_desa": code_in_name(path.name),
+                "headers": None if table is None else ", ".join(f"{k}={v}" for k, v in table.headers.items()),
+            }
+        )
+        if table is not None and table.rows.height:
+            row_frames.append(table.rows.with_columns(pl.lit(file_id, pl.Int64).alias("file_id")))
+        if error:
+            logger.warning("%s: %s (%s)", relative, error, detail)
+    files = pl.DataFrame(
+        file_records,
+        schema={
+            "file_id": pl.Int64,
+            "source_file": pl.String,
+            "sha256": pl.String,
+            "submitted_at": pl.Datetime("us"),
+            "read_error": pl.String,
+            "read_detail": pl.String,
+            "file_kode_desa": pl.String,
+            "headers": pl.String,
+        },
+    )
+    rows = pl.concat(row_frames, how="diagonal_relaxed") if row_frames else _empty_rows()
+    rows = rows.with_row_index("row_id").with_columns(pl.col("row_id").cast(pl.Int64))
+    paths.work.mkdir(parents=True, exist_ok=True)
+    rows.write_parquet(paths.work / "raw_rows.parquet")
+    files.write_parquet(paths.work / "files.parquet")
+    logger.info("read %d files, %d rows", files.height, rows.height)
+    return IngestSummary(
+        files_seen=files.height,
+        rows_read=rows.height,
+        raw_rows=paths.work / "raw_rows.parquet",
+        files=paths.work / "files.parquet",
+    )
+
+
+def _empty_rows() -> pl.DataFrame:
+    text = ["nik", "nama", "tempat_lahir", "tanggal_lahir", "ttl", "jenis_kelamin", "desa", "kecamatan",
+            "pekerjaan", "no_hp", "alamat", "extra"]
+    schema: dict[str, pl.DataType] = {"source_row": pl.Int64(), **{c: pl.String() for c in text}}
+    schema["nik_from_number"] = pl.Boolean()
+    schema["file_id"] = pl.Int64()
+    return pl.DataFrame(schema=schema)

@@ -1,0 +1,115 @@
+"""Reconcile: gate the BPJS export, then give every person a status and compute coverage."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from cakupan.errors import InputError
+from cakupan.metrics import coverage_metrics
+from cakupan.pii import person_key
+from cakupan.readers import read_bpjs_export
+from cakupan.reconcile import member_states, reconcile, resolve_member_duplicates
+from cakupan.rules import prepare_members
+from cakupan.settings import Settings
+from expectations.gx import validate
+from tasks.summaries import ExportSummary, ReconcileSummary, RunPaths, ValidationSummary
+from warehouse.parquet import write_partition
+
+ANALYST_COLUMNS = (
+    "person_key", "kode_desa", "kode_kecamatan", "status", "match_method", "name_similarity",
+    "sex", "birth_year", "pekerjaan", "paid_by_regency", "paid_through",
+)
+
+
+@task(name="load-bpjs-export", retries=2, retry_delay_seconds=[5, 30], cache_policy=NO_CACHE)
+def load_bpjs_export(export_file: Path, run_date: date, settings: Settings, paths: RunPaths) -> ExportSummary:
+    """Read the export and pass it through expectations/suites/bpjs_export.json; a failed gate stops the run."""
+    logger = get_run_logger()
+    table = read_bpjs_export(export_file)
+    if table.error:
+        raise InputError(f"BPJS export {export_file.name} {table.error}: {table.error_detail}")
+    members = prepare_members(table.rows, run_date)
+    result = validate("bpjs_export", members.select("kpj", "nik", "status_norm", "dates_parse", "dates_ordered"))
+    if not result.success:
+        failed = "; ".join(f"{o.reason} in {o.unexpected_count} of {o.element_count} rows" for o in result.failed())
+        raise InputError(f"BPJS export {export_file.name} failed its checks ({failed}); nothing was published")
+    # Within the tolerated share, damaged rows are left out and counted rather than guessed at.
+    bad = result.failures.select("row_id").unique()
+    kept = members.with_row_index("row_id").with_columns(pl.col("row_id").cast(pl.Int64)).join(bad, on="row_id", how="anti")
+    rules = settings.rules
+    states = member_states(
+        kept.drop("row_id"),
+        run_date,
+        grace_months=rules.grace_months,
+        regency_payer=settings.regency_payer,
+        regency_segment=settings.regency_segment,
+    )
+    unique, duplicates = resolve_member_duplicates(states)
+    unique.write_parquet(paths.work / "members.parquet")
+    active_total = int((unique["state"] == "covered").sum())
+    logger.info(
+        "export %s: %d rows, %d duplicate NIKs resolved, %d rows left out, %d members covered",
+        export_file.name, members.height, duplicates, bad.height, active_total,
+    )
+    return ExportSummary(
+        export_file=export_file,
+        export_sha256=hashlib.sha256(export_file.read_bytes()).hexdigest(),
+        rows=members.height,
+        duplicate_niks=duplicates,
+        dropped_rows=bad.height,
+        members_active_total=active_total,
+        members=paths.work / "members.parquet",
+    )
+
+
+@task(name="reconcile-persons", cache_policy=NO_CACHE)
+def reconcile_persons(
+    validation: ValidationSummary, export: ExportSummary, run_date: date, settings: Settings, paths: RunPaths
+) -> ReconcileSummary:
+    """Status of every accepted person; the analyst partition carries person_key instead of any NIK or name."""
+    persons = pl.read_parquet(validation.persons)
+    members = pl.read_parquet(export.members)
+    result = reconcile(persons, members, settings.rules)
+    result = result.with_columns(person_key(result["nik"], settings.person_key_secret).alias("person_key"))
+    write_partition(result, paths.staging / "restricted", "persons", run_date)
+    analyst = result.with_columns(pl.col("birth_date").dt.year().cast(pl.Int32).alias("birth_year")).select(
+        ANALYST_COLUMNS
+    ).sort("person_key")
+    write_partition(analyst, paths.staging / "analytics", "reconciliation", run_date)
+    statuses = {str(k): int(v) for k, v in result.group_by("status").len().iter_rows()}
+    get_run_logger().info("person statuses: %s", statuses)
+    return ReconcileSummary(statuses=statuses, persons=paths.staging / "restricted")
+
+
+@task(name="compute-coverage", cache_policy=NO_CACHE)
+def compute_coverage(
+    run_date: date,
+    villages: pl.DataFrame,
+    workforce: pl.DataFrame | None,
+    export: ExportSummary,
+    settings: Settings,
+    paths: RunPaths,
+) -> Path:
+    """Coverage per desa, kecamatan and kabupaten, staged for analysts and kept for the warehouse."""
+    rows = pl.read_parquet(paths.staging / "restricted" / "submission_rows" / f"run_date={run_date}" / "part-0.parquet")
+    persons = pl.read_parquet(paths.staging / "restricted" / "persons" / f"run_date={run_date}" / "part-0.parquet")
+    metrics = coverage_metrics(
+        run_date=run_date,
+        rows=rows,
+        persons=persons,
+        villages=villages,
+        members_active_total=export.members_active_total,
+        workforce=workforce,
+        region_code=settings.region_code,
+        region_name=settings.region_name,
+        target_total=settings.target_total,
+    )
+    write_partition(metrics, paths.staging / "analytics", "coverage", run_date)
+    metrics.write_parquet(paths.work / "coverage.parquet")
+    return paths.work / "coverage.parquet"

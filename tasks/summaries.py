@@ -1,0 +1,73 @@
+"""Small typed summaries that pass between tasks; frames travel as Parquet files in the run's work folder."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class RunPaths:
+    """Where one run writes: ``staging`` mirrors the data tree until the run commits; ``work`` is scratch."""
+
+    data_dir: Path
+    staging: Path
+    work: Path
+
+
+@dataclass(frozen=True)
+class IngestSummary:
+    files_seen: int
+    rows_read: int
+    raw_rows: Path
+    files: Path
+
+
+@dataclass(frozen=True)
+class ValidationSummary:
+    rows_read: int
+    outcomes: dict[str, int]
+    file_statuses: dict[str, int]
+    rejected_files: list[tuple[str, str]]
+    persons: Path
+    rules_version: str
+    suite_version: str
+
+
+@dataclass(frozen=True)
+class ExportSummary:
+    export_file: Path
+    export_sha256: str
+    rows: int
+    duplicate_niks: int
+    dropped_rows: int
+    members_active_total: int
+    members: Path
+
+
+@dataclass(frozen=True)
+class ReconcileSummary:
+    statuses: dict[str, int]
+    persons: Path
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """What a completed run did, for the CLI, the artifact and the warehouse's pipeline_runs."""
+
+    run_id: str
+    run_date: date
+    rows_read: int
+    outcomes: dict[str, int]
+    file_statuses: dict[str, int]
+    rejected_files: list[tuple[str, str]]
+    statuses: dict[str, int]
+    kuota_total: int
+    active: int
+    target_attainment: float | None
+    members_active_total: int
+    penduduk_bekerja: int | None
+    workforce_coverage: float | None
+    export_file: str
+    outputs: dict[str, str] = field(default_factory=dict)
