@@ -1,0 +1,48 @@
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from warehouse.parquet import partition_dir, swap_in, write_partition
+
+RUN = date(2026, 11, 27)
+
+
+def stage(tmp_path: Path, name: str, value: int) -> Path:
+    staging = tmp_path / name
+    write_partition(pl.DataFrame({"x": [value]}), staging / "analytics", "coverage", RUN)
+    return staging
+
+
+def read(data: Path) -> list[int]:
+    return pl.read_parquet(data / partition_dir(Path("analytics"), "coverage", RUN))["x"].to_list()
+
+
+def test_swap_replaces_the_partition(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    part = [partition_dir(Path("analytics"), "coverage", RUN)]
+    with swap_in(stage(tmp_path, "s1", 1), data, part):
+        pass
+    with swap_in(stage(tmp_path, "s2", 2), data, part):
+        pass
+    assert read(data) == [2]
+    assert not (data / ".trash").exists() or not any((data / ".trash").iterdir())
+
+
+def test_a_failure_inside_the_swap_restores_the_previous_partition(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    part = [partition_dir(Path("analytics"), "coverage", RUN)]
+    with swap_in(stage(tmp_path, "s1", 1), data, part):
+        pass
+    with pytest.raises(RuntimeError), swap_in(stage(tmp_path, "s2", 2), data, part):
+        raise RuntimeError("warehouse commit failed")
+    assert read(data) == [1]
+
+
+def test_partitions_are_hive_style_and_readable_as_one_dataset(tmp_path: Path) -> None:
+    write_partition(pl.DataFrame({"run_date": [RUN], "x": [1]}), tmp_path, "coverage", RUN)
+    write_partition(pl.DataFrame({"x": [2]}), tmp_path, "coverage", date(2026, 11, 28))
+    frame = pl.read_parquet(tmp_path / "coverage", hive_partitioning=True).sort("x")
+    assert frame["x"].to_list() == [1, 2]
+    assert frame["run_date"].cast(pl.String).to_list() == ["2026-11-27", "2026-11-28"]
