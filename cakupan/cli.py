@@ -83,6 +83,9 @@ def run_pipeline(
 
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    # Without PREFECT_API_URL the flow starts a temporary API; on a fresh machine it first migrates its database,
+    # which takes longer than Prefect's default 20 s allowance on a small box.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     from flows.nightly import nightly
 
     return nightly(

@@ -64,38 +64,39 @@ def prepare_rows(raw: pl.DataFrame, villages: pl.DataFrame, run_date: date) -> p
         pl.when(village_named).then(pl.col("kode_desa_row")).otherwise(pl.col("file_kode_desa")).alias("kode_desa"),
         pl.when(~pl.col("nik_from_number")).then(pl.col("nik")).alias("nik_checked"),
     ).drop("kode_desa_row")
-    frame = frame.with_columns(nik_columns("nik_checked"))
-    nik_ok = pl.col("nik_date_valid").fill_null(False)
-    run = pl.lit(run_date)
+    frame = frame.with_columns(*nik_columns("nik_checked"), name_key(pl.col("nama")).alias("name_key"))
+    frame = frame.with_columns(
+        pl.when(pl.col("nik").is_not_null())
+        .then(pl.col("name_key").drop_nulls().n_unique().over("file_id", "nik"))
+        .alias("names_per_nik"),
+        (pl.lit(run_date) - pl.col("birth_date")).dt.total_days().alias("age_days"),
+    )
+    # Checks that read the NIK as the person's own (its date, its sex) are skipped when the NIK belongs to several
+    # names (a family-card number), and checks that read the stated birth date are skipped when it is impossible:
+    # the row is rejected for that already, and a second message about the same cell only confuses the village.
+    own_nik = pl.col("nik_date_valid").fill_null(False) & (pl.col("names_per_nik").fill_null(1) <= 1)
+    birth_ok = pl.col("age_days") >= 0
+    birth = pl.col("birth_date")
     age_years = (
         pl.lit(run_date.year)
-        - pl.col("birth_date").dt.year()
-        - ((pl.lit(run_date.month * 100 + run_date.day)) < (pl.col("birth_date").dt.month() * 100 + pl.col("birth_date").dt.day())).cast(pl.Int32)
-    )
-    sex_valid = pl.when(pl.col("sex_stated").is_in(["L", "P"])).then(pl.col("sex_stated"))
-    frame = frame.with_columns(
-        (run - pl.col("birth_date")).dt.total_days().alias("age_days"),
-        age_years.alias("age_years"),
-        sex_valid.alias("sex_valid"),
-        pl.when(nik_ok).then(pl.col("nik_sex")).alias("nik_sex"),
-        pl.when(nik_ok).then(_ddmmyy(pl.col("nik_day"), pl.col("nik_month"), pl.col("nik_yy"))).alias("nik_dmy"),
-        _ddmmyy(
-            pl.col("birth_date").dt.day(), pl.col("birth_date").dt.month(), pl.col("birth_date").dt.year() % 100
-        ).alias("stated_dmy"),
-        name_key(pl.col("nama")).alias("name_key"),
+        - birth.dt.year()
+        - (pl.lit(run_date.month * 100 + run_date.day) < birth.dt.month() * 100 + birth.dt.day()).cast(pl.Int32)
     )
     frame = frame.with_columns(
+        pl.when(birth_ok).then(age_years).alias("age_years"),
+        pl.when(pl.col("sex_stated").is_in(["L", "P"])).then(pl.col("sex_stated")).alias("sex_valid"),
+        pl.when(own_nik).then(pl.col("nik_sex")).alias("nik_sex"),
+        pl.when(own_nik).then(_ddmmyy(pl.col("nik_day"), pl.col("nik_month"), pl.col("nik_yy"))).alias("nik_dmy"),
+        pl.when(birth_ok).then(_ddmmyy(birth.dt.day(), birth.dt.month(), birth.dt.year() % 100)).alias("stated_dmy"),
+    )
+    return frame.with_columns(
         pl.when(pl.col("sex_valid").is_not_null())
         .then(pl.lit("stated"))
         .when(pl.col("sex_stated").is_null() & pl.col("nik_sex").is_not_null())
         .then(pl.lit("nik"))
         .alias("sex_source"),
         pl.coalesce(pl.col("sex_valid"), pl.col("nik_sex")).alias("sex"),
-        pl.when(pl.col("nik").is_not_null())
-        .then(pl.col("name_key").drop_nulls().n_unique().over("file_id", "nik"))
-        .alias("names_per_nik"),
     )
-    return frame
 
 
 def prepare_members(raw: pl.DataFrame, run_date: date) -> pl.DataFrame:

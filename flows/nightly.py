@@ -51,10 +51,10 @@ def _code_version() -> str:
 
 @flow(name="cakupan-nightly", flow_run_name="cakupan-{run_date}")
 def nightly(
-    run_date: date | None = None,
     submissions: Path,
     bpjs: Path,
     reference: Path,
+    run_date: date | None = None,
     data_dir: Path | None = None,
     db_url: str | None = None,
 ) -> RunSummary:

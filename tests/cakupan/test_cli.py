@@ -1,0 +1,110 @@
+"""The CLI's error paths: one line on stderr, exit 2, no traceback, nothing started."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cakupan.cli import main
+
+
+@pytest.fixture
+def inputs(tmp_path: Path) -> dict[str, Path]:
+    (tmp_path / "submissions").mkdir()
+    (tmp_path / "bpjs").mkdir()
+    (tmp_path / "bpjs" / "bpjs_export_2026-11-25.csv").write_text("KPJ,NIK,NAMA\n")
+    (tmp_path / "reference").mkdir()
+    (tmp_path / "reference" / "villages.csv").write_text(
+        "kode_desa,nama_desa,kode_kecamatan,nama_kecamatan,kuota\n62.03.01.2001,Sei Asam,62.03.01,Selat,40\n"
+    )
+    return {"root": tmp_path}
+
+
+def args(root: Path, **override: str) -> list[str]:
+    values = {
+        "--submissions": str(root / "submissions"),
+        "--bpjs": str(root / "bpjs"),
+        "--reference": str(root / "reference"),
+        "--run-date": "2026-11-27",
+        "--data-dir": str(root / "data"),
+    }
+    values.update(override)
+    return ["run", *[x for pair in values.items() for x in pair]]
+
+
+def one_line_error(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("cakupan: error: "), err
+    return err
+
+
+def test_missing_submissions_folder(inputs: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    root = inputs["root"]
+    assert "does not exist" in one_line_error(capsys, args(root, **{"--submissions": str(root / "nope")}))
+
+
+def test_submissions_path_is_a_file(inputs: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    root = inputs["root"]
+    path = root / "reference" / "villages.csv"
+    assert "is not a folder" in one_line_error(capsys, args(root, **{"--submissions": str(path)}))
+
+
+def test_bad_run_date(inputs: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    assert "bad run date" in one_line_error(capsys, args(inputs["root"], **{"--run-date": "27/11/2026"}))
+
+
+def test_no_export_on_or_before_the_run_date(inputs: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    err = one_line_error(capsys, args(inputs["root"], **{"--run-date": "2026-11-01"}))
+    assert "no BPJS export dated on or before 2026-11-01" in err
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("kode_desa,nama_desa\n62.03.01.2001,Sei Asam\n", "lacks column(s) kode_kecamatan, nama_kecamatan, kuota"),
+        (
+            "kode_desa,nama_desa,kode_kecamatan,nama_kecamatan,kuota\n62.03.01.2001,Sei Asam,62.03.01,Selat,empat\n",
+            "kuota must be a whole number",
+        ),
+        (
+            "kode_desa,nama_desa,kode_kecamatan,nama_kecamatan,kuota\n6203012001,Sei Asam,62.03.01,Selat,4\n",
+            "is not a Kemendagri code",
+        ),
+    ],
+)
+def test_bad_reference_file(
+    inputs: dict[str, Path], capsys: pytest.CaptureFixture[str], content: str, message: str
+) -> None:
+    (inputs["root"] / "reference" / "villages.csv").write_text(content)
+    assert message in one_line_error(capsys, args(inputs["root"]))
+
+
+def test_missing_reference_file(inputs: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    (inputs["root"] / "reference" / "villages.csv").unlink()
+    assert "villages.csv not found" in one_line_error(capsys, args(inputs["root"]))
+
+
+def test_unreachable_database(inputs: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    err = one_line_error(capsys, args(inputs["root"], **{"--db": "postgresql+psycopg://postgres@127.0.0.1:1/x"}))
+    assert "warehouse database unreachable" in err
+
+
+def test_the_installed_command_prints_no_traceback(inputs: dict[str, Path]) -> None:
+    cakupan = Path(sys.executable).parent / "cakupan"
+    done = subprocess.run(
+        [str(cakupan), *args(inputs["root"], **{"--run-date": "tomorrow"})], capture_output=True, text=True
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip() == "cakupan: error: bad run date 'tomorrow': expected YYYY-MM-DD, e.g. 2026-11-28"
+
+
+@pytest.mark.parametrize("command", ["sample", "run", "demo"])
+def test_help_explains_each_command(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main([command, "--help"])
+    assert exit_.value.code == 0
+    assert len(capsys.readouterr().out) > 300
