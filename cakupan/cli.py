@@ -34,7 +34,9 @@ def _parser() -> argparse.ArgumentParser:
         "really receives, mess included, plus truth/ with the outcome every row and person should get. "
         "The same seed always writes the same bytes.",
     )
-    sample.add_argument("--out", type=Path, required=True, help="folder to write submissions/, bpjs/, reference/, truth/")
+    sample.add_argument(
+        "--out", type=Path, required=True, help="folder to write submissions/, bpjs/, reference/, truth/"
+    )
     sample.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
     sample.add_argument("--villages", type=int, default=231, help="number of villages (default 231, as in Kapuas)")
     sample.add_argument("--workers", type=int, default=10_000, help="proposed workers in all (default 10,000)")
@@ -48,9 +50,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     _run_arguments(run)
     run.add_argument("--submissions", type=Path, required=True, help="folder of village files (.xlsx, .xls, .csv)")
-    run.add_argument("--bpjs", type=Path, required=True,
-                     help="BPJS export file, or a folder: then the newest export dated on or before the run date")
-    run.add_argument("--reference", type=Path, required=True, help="folder with villages.csv and optional workforce.csv")
+    run.add_argument(
+        "--bpjs",
+        type=Path,
+        required=True,
+        help="BPJS export file, or a folder: then the newest export dated on or before the run date",
+    )
+    run.add_argument(
+        "--reference", type=Path, required=True, help="folder with villages.csv and optional workforce.csv"
+    )
 
     demo = commands.add_parser(
         "demo",

@@ -57,11 +57,15 @@ def coverage_metrics(
     desa = villages.select(
         pl.lit("desa").alias("level"), pl.col("kode_desa").alias("kode"), pl.col("nama_desa").alias("nama"), "kuota"
     )
-    kecamatan = villages.group_by("kode_kecamatan", "nama_kecamatan").agg(pl.col("kuota").sum()).select(
-        pl.lit("kecamatan").alias("level"),
-        pl.col("kode_kecamatan").alias("kode"),
-        pl.col("nama_kecamatan").alias("nama"),
-        "kuota",
+    kecamatan = (
+        villages.group_by("kode_kecamatan", "nama_kecamatan")
+        .agg(pl.col("kuota").sum())
+        .select(
+            pl.lit("kecamatan").alias("level"),
+            pl.col("kode_kecamatan").alias("kode"),
+            pl.col("nama_kecamatan").alias("nama"),
+            "kuota",
+        )
     )
     desa = desa.join(_counts(rows, "kode_desa", _ROW_COUNT_EXPRS), on="kode", how="left").join(
         _counts(persons, "kode_desa", _PERSON_COUNT_EXPRS), on="kode", how="left"
@@ -108,12 +112,26 @@ def coverage_metrics(
     return (
         table.with_columns(pl.lit(run_date).alias("run_date"))
         .sort(level_order, "kode")
-        .select("run_date", "level", "kode", "nama", "kuota", *COUNT_COLUMNS, "target_attainment",
-                "members_active_total", "penduduk_bekerja", "workforce_coverage", "workforce_year", "workforce_source")
+        .select(
+            "run_date",
+            "level",
+            "kode",
+            "nama",
+            "kuota",
+            *COUNT_COLUMNS,
+            "target_attainment",
+            "members_active_total",
+            "penduduk_bekerja",
+            "workforce_coverage",
+            "workforce_year",
+            "workforce_source",
+        )
     )
 
 
-def _workforce(workforce: pl.DataFrame | None, region_code: str, run_date: date) -> tuple[int | None, str | None, int | None]:
+def _workforce(
+    workforce: pl.DataFrame | None, region_code: str, run_date: date
+) -> tuple[int | None, str | None, int | None]:
     if workforce is None:
         return None, None, None
     latest = (

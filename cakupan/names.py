@@ -12,7 +12,9 @@ from rapidfuzz import fuzz, process
 
 # Academic and religious titles before or after the name (Permendagri 73/2022 allows them on KTP/KK).
 _PREFIX_TITLES = r"^(?:(?:H|HJ|HAJI|HAJJAH|DR|DRS|DRA|IR|PROF|USTADZ|UST)\.?\s+)+"
-_SUFFIX_TITLES = r"(?:,?\s+(?:S|M|A|D)\.\s?[A-Z]{1,5}\.?(?:\s?[A-Z]{1,4}\.?)?|,?\s+(?:SE|SH|ST|SAG|SPD|SPDI|SKM|AMD|MM|MPD)\.?)+$"
+_SUFFIX_TITLES = (
+    r"(?:,?\s+(?:S|M|A|D)\.\s?[A-Z]{1,5}\.?(?:\s?[A-Z]{1,4}\.?)?|,?\s+(?:SE|SH|ST|SAG|SPD|SPDI|SKM|AMD|MM|MPD)\.?)+$"
+)
 
 # Spelling variants that name the same person (domain.md §7.3); applied token by token.
 _TOKEN_VARIANTS: dict[str, str] = {
@@ -52,7 +54,10 @@ def similarity(left: pl.Series, right: pl.Series) -> pl.Series:
     scores = np.full(len(left), np.nan)
     if both.any():
         idx = both.arg_true().to_numpy()
-        scores[idx] = process.cpdist(
-            left.filter(both).to_list(), right.filter(both).to_list(), scorer=fuzz.token_sort_ratio, workers=1
-        ) / 100.0
+        scores[idx] = (
+            process.cpdist(
+                left.filter(both).to_list(), right.filter(both).to_list(), scorer=fuzz.token_sort_ratio, workers=1
+            )
+            / 100.0
+        )
     return pl.Series(scores).fill_nan(None).round(4)

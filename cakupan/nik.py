@@ -47,8 +47,10 @@ def nik_columns(nik: str = "nik") -> list[pl.Expr]:
     yy = _part(col, 10, 2)
     day = pl.when(raw_day > 40).then(raw_day - 40).otherwise(raw_day)
     date_valid = (
-        raw_day.is_between(1, 31) | raw_day.is_between(41, 71)
-    ) & month.is_between(1, 12) & (col.str.slice(12, 4) != "0000")
+        (raw_day.is_between(1, 31) | raw_day.is_between(41, 71))
+        & month.is_between(1, 12)
+        & (col.str.slice(12, 4) != "0000")
+    )
 
     def when_formed(expr: pl.Expr) -> pl.Expr:
         return pl.when(well_formed).then(expr)

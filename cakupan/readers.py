@@ -130,6 +130,11 @@ def read_submission(path: Path) -> RawTable:
     return _read(path, _SUBMISSION)
 
 
+def empty_submission_rows() -> pl.DataFrame:
+    """A submission frame with no rows: the columns every reader result has."""
+    return pl.DataFrame(schema=_schema(_SUBMISSION))
+
+
 def read_bpjs_export(path: Path) -> RawTable:
     """Read a BPJS Ketenagakerjaan participant export (.xlsx, .xls or .csv) into text rows.
 
@@ -148,9 +153,7 @@ def _read(path: Path, layout: _Layout) -> RawTable:
         return _unreadable(layout, f"cannot open the file: {exc.strerror or exc}")
     if not data.strip():
         return _unreadable(layout, "the file is empty")
-    grid = (
-        _workbook_grid(data, layout) if data.startswith((_ZIP_MAGIC, _OLE_MAGIC)) else _csv_grid(data, layout)
-    )
+    grid = _workbook_grid(data, layout) if data.startswith((_ZIP_MAGIC, _OLE_MAGIC)) else _csv_grid(data, layout)
     if isinstance(grid, str):
         return _unreadable(layout, grid)
     return _table(grid, layout)
@@ -262,10 +265,7 @@ def _render_column(cells: Sequence[Cell]) -> pl.Series:
     if kinds <= {str, float}:
         mixed: Sequence[Any] = cells  # str or float, checked just above
         return pl.Series(
-            [
-                cell if type(cell) is str else str(int(cell)) if cell.is_integer() else repr(cell)
-                for cell in mixed
-            ],
+            [cell if type(cell) is str else str(int(cell)) if cell.is_integer() else repr(cell) for cell in mixed],
             dtype=pl.String,
         )
     return pl.Series([_render(cell) for cell in cells], dtype=pl.String)
@@ -283,9 +283,7 @@ def _is_reader_failure(exc: BaseException) -> bool:
     return type(exc).__name__ == "PanicException"
 
 
-def _sheet_rows(
-    sheet: python_calamine.CalamineSheet, nrows: int | None
-) -> tuple[list[list[Cell]], dict[int, str]]:
+def _sheet_rows(sheet: python_calamine.CalamineSheet, nrows: int | None) -> tuple[list[list[Cell]], dict[int, str]]:
     """The sheet's rows from row 1 (blank rows above the data included), and the rows that failed to convert.
 
     One bad cell (a NIK typed into a duration-formatted cell overflows Python's timedelta) makes calamine
@@ -493,18 +491,13 @@ def _csv_with_polars(text: str, delimiter: str, lines_above: int) -> pl.DataFram
 def _csv_with_csv_module(text: str, delimiter: str, at: int) -> pl.DataFrame | None:
     """Same as `_csv_with_polars`, with Python's lenient csv module (slower; any quoting is accepted)."""
     try:
-        rows = list(
-            itertools.islice(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), at, None)
-        )
+        rows = list(itertools.islice(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), at, None))
     except csv.Error:
         return None
     width = len(rows[0]) if rows else 0
     columns = list(itertools.zip_longest(*rows, fillvalue="")) if rows else []
     return pl.DataFrame(
-        {
-            f"column_{position + 1}": pl.Series(columns[position], dtype=pl.String)
-            for position in range(width)
-        },
+        {f"column_{position + 1}": pl.Series(columns[position], dtype=pl.String) for position in range(width)},
         height=len(rows),
     )
 
@@ -521,9 +514,7 @@ def _schema(layout: _Layout) -> dict[str, pl.DataType]:
 
 
 def _unreadable(layout: _Layout, detail: str) -> RawTable:
-    return RawTable(
-        rows=pl.DataFrame(schema=_schema(layout)), headers={}, error=FILE_UNREADABLE, error_detail=detail
-    )
+    return RawTable(rows=pl.DataFrame(schema=_schema(layout)), headers={}, error=FILE_UNREADABLE, error_detail=detail)
 
 
 def _column_letter(position: int) -> str:
@@ -563,11 +554,7 @@ def _table(grid: _Grid, layout: _Layout) -> RawTable:
         f"_num_{name}": grid.from_number.get(name, pl.repeat(False, height, dtype=pl.Boolean, eager=True))
         for name in layout.from_number
     }
-    errors = (
-        grid.row_errors
-        if grid.row_errors is not None
-        else pl.repeat(None, height, dtype=pl.String, eager=True)
-    )
+    errors = grid.row_errors if grid.row_errors is not None else pl.repeat(None, height, dtype=pl.String, eager=True)
     cells = (
         grid.cells.with_columns(
             pl.col(cell_names).str.strip_chars().replace("", None),
@@ -587,12 +574,9 @@ def _table(grid: _Grid, layout: _Layout) -> RawTable:
 
     # Only unknown columns holding a value go into `extra`: a sheet's used range often runs far to the right.
     filled = cells.select(pl.col(cell_names).is_not_null().any()).row(0) if cell_names else ()
-    unknown = [
-        position for position, any_value in enumerate(filled) if any_value and position not in grid.mapping
-    ]
+    unknown = [position for position, any_value in enumerate(filled) if any_value and position not in grid.mapping]
     members = [
-        _json_member(pl.col(f"_c{position}"), key)
-        for position, key in _extra_keys(grid.header, unknown).items()
+        _json_member(pl.col(f"_c{position}"), key) for position, key in _extra_keys(grid.header, unknown).items()
     ]
     members.append(_json_member(pl.col("_error"), "_error"))
     extra = pl.concat_str(members, separator=",", ignore_nulls=True)

@@ -58,11 +58,9 @@ def member_states(
         .then(pl.lit("grace"))
         .otherwise(pl.lit("lapsed"))
     )
-    paid_by_regency = (
-        pl.col("pembayar").str.strip_chars().str.to_uppercase() == regency_payer.upper()
-    ).fill_null(False) | (pl.col("segmen").str.strip_chars().str.to_uppercase() == regency_segment.upper()).fill_null(
+    paid_by_regency = (pl.col("pembayar").str.strip_chars().str.to_uppercase() == regency_payer.upper()).fill_null(
         False
-    )
+    ) | (pl.col("segmen").str.strip_chars().str.to_uppercase() == regency_segment.upper()).fill_null(False)
     return members.with_columns(
         state.alias("state"),
         grace_end.alias("grace_end"),
@@ -106,11 +104,11 @@ def probable_matches(persons: pl.DataFrame, unclaimed: pl.DataFrame, rules: Rule
     digits, so digits 1-7 or digits 10-16 survive it. Birth dates heap on 1 July and 31 December (Dukcapil
     defaults), so the date alone never decides.
     """
-    p = persons.select(
-        pl.col("nik").alias("nik_person"), "birth_date", pl.col("name_key").alias("name_key_person")
-    )
+    p = persons.select(pl.col("nik").alias("nik_person"), "birth_date", pl.col("name_key").alias("name_key_person"))
     m = unclaimed.select(
-        pl.col("nik").alias("nik_member"), pl.col("tgl_lahir").alias("birth_date"), pl.col("name_key").alias("name_key_member")
+        pl.col("nik").alias("nik_member"),
+        pl.col("tgl_lahir").alias("birth_date"),
+        pl.col("name_key").alias("name_key_member"),
     )
     blocks = []
     for offset, length in ((0, 7), (9, 7)):
@@ -179,7 +177,10 @@ def reconcile(persons: pl.DataFrame, members: pl.DataFrame, rules: Rules) -> pl.
         .then(pl.lit("probable_match"))
         .otherwise(pl.lit("not_enrolled"))
         .alias("status"),
-        pl.when(pl.col("member_nik").is_not_null()).then(pl.lit("nik_near")).otherwise(pl.lit("none")).alias("match_method"),
+        pl.when(pl.col("member_nik").is_not_null())
+        .then(pl.lit("nik_near"))
+        .otherwise(pl.lit("none"))
+        .alias("match_method"),
     )
 
     claimed = pl.concat([listed_niks, near.select(pl.col("nik_member").alias("nik"))])

@@ -112,7 +112,9 @@ def decide(
         .then(pl.lit("superseded"))
         .otherwise(pl.lit("rejected"))
     )
-    files = files.with_columns(status.cast(pl.Enum(FILE_STATUSES)).alias("status")).drop("_is_newest", "village_from_rows")
+    files = files.with_columns(status.cast(pl.Enum(FILE_STATUSES)).alias("status")).drop(
+        "_is_newest", "village_from_rows"
+    )
 
     rows = rows.join(
         files.select(
@@ -128,9 +130,7 @@ def decide(
 
     candidate = (pl.col("file_status") == "loaded") & ~pl.col("has_error")
     first_in_file = pl.col("source_row") == pl.col("source_row").min().over("file_id", "nik")
-    rows = rows.with_columns(
-        pl.when(candidate).then(first_in_file).otherwise(None).alias("_first_in_file")
-    )
+    rows = rows.with_columns(pl.when(candidate).then(first_in_file).otherwise(None).alias("_first_in_file"))
     keeper = candidate & pl.col("_first_in_file")
     order = rows.filter(keeper).sort("submitted_at", "kode_desa", "file_id", "source_row")
     first_across = order.unique(subset="nik", keep="first", maintain_order=True).select(
@@ -159,7 +159,7 @@ def decide(
         .then(pl.concat_list("reasons", pl.col("file_reason").cast(pl.String)).list.unique().list.sort())
         .otherwise(pl.col("reasons"))
     )
-    rows = rows.with_columns(
-        outcome.cast(pl.Enum(OUTCOMES)).alias("outcome"), row_reasons.alias("reasons")
-    ).drop("_first_in_file", "_first_across", "has_error", "file_status", "file_reason", "file_village")
+    rows = rows.with_columns(outcome.cast(pl.Enum(OUTCOMES)).alias("outcome"), row_reasons.alias("reasons")).drop(
+        "_first_in_file", "_first_across", "has_error", "file_status", "file_reason", "file_village"
+    )
     return files, rows

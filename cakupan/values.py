@@ -97,9 +97,7 @@ def parse_date(expr: pl.Expr, *, not_after: date | None) -> pl.Expr:
     named_month = named.struct.field("2").replace_strict(MONTHS, default=None, return_dtype=pl.Int32)
 
     year_text = pl.coalesce(iso.struct.field("1"), dmy.struct.field("3"), named.struct.field("3"))
-    month = pl.coalesce(
-        iso.struct.field("2").cast(pl.Int32), dmy.struct.field("2").cast(pl.Int32), named_month
-    )
+    month = pl.coalesce(iso.struct.field("2").cast(pl.Int32), dmy.struct.field("2").cast(pl.Int32), named_month)
     day = pl.coalesce(
         iso.struct.field("3").cast(pl.Int32),
         dmy.struct.field("1").cast(pl.Int32),
@@ -160,9 +158,7 @@ def parse_sex(expr: pl.Expr) -> pl.Expr:
     """
     text = _text(expr)
     key = text.str.to_uppercase().str.replace_all(r"[^A-Z0-9]", "")
-    return pl.when(text.is_not_null()).then(
-        key.replace_strict(SEX_CODES, default="?", return_dtype=pl.String)
-    )
+    return pl.when(text.is_not_null()).then(key.replace_strict(SEX_CODES, default="?", return_dtype=pl.String))
 
 
 def clean_nik(expr: pl.Expr) -> pl.Expr:

@@ -90,7 +90,9 @@ def _validation(name: str) -> Any:
         .add_dataframe_asset(f"{name}_frame")
         .add_batch_definition_whole_dataframe("whole")
     )
-    return context.validation_definitions.add(gx.ValidationDefinition(name=f"{name}_validation", data=batch, suite=suite))
+    return context.validation_definitions.add(
+        gx.ValidationDefinition(name=f"{name}_validation", data=batch, suite=suite)
+    )
 
 
 def validate(name: str, frame: pl.DataFrame, parameters: dict[str, Any] | None = None) -> SuiteResult:
@@ -110,7 +112,9 @@ def validate(name: str, frame: pl.DataFrame, parameters: dict[str, Any] | None =
         kwargs = config.kwargs
         details = r.result or {}
         if r.exception_info and r.exception_info.get("raised_exception"):
-            raise RuntimeError(f"GX expectation {config.type} on {name} raised: {r.exception_info['exception_message']}")
+            raise RuntimeError(
+                f"GX expectation {config.type} on {name} raised: {r.exception_info['exception_message']}"
+            )
         outcome = ExpectationOutcome(
             reason=meta.get("reason", config.type),
             level=meta.get("level", "E"),
@@ -124,9 +128,9 @@ def validate(name: str, frame: pl.DataFrame, parameters: dict[str, Any] | None =
         positions = details.get("unexpected_index_list") or []
         if positions:
             failed_ids.append(
-                pl.DataFrame(
-                    {"row_id": pl.Series(positions, dtype=pl.Int64)}
-                ).with_columns(pl.lit(outcome.reason).alias("reason"), pl.lit(outcome.level).alias("level"))
+                pl.DataFrame({"row_id": pl.Series(positions, dtype=pl.Int64)}).with_columns(
+                    pl.lit(outcome.reason).alias("reason"), pl.lit(outcome.level).alias("level")
+                )
             )
     failures = (
         pl.concat(failed_ids).unique().sort("row_id", "reason")

@@ -42,8 +42,13 @@ def scheduled_run_date(timezone: str) -> date:
 
 def _code_version() -> str:
     try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5,
-                             cwd=Path(__file__).parent)
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            cwd=Path(__file__).parent,
+        )
         return out.stdout.strip() or "unknown"
     except (OSError, subprocess.SubprocessError):
         return "unknown"
@@ -106,7 +111,7 @@ def nightly(
             workforce_coverage=kab["workforce_coverage"],
             export_file=export_file.name,
         )
-        inputs = sorted(pl.read_parquet(ingest.files)["sha256"].to_list()) + [export.export_sha256]
+        inputs = [*sorted(pl.read_parquet(ingest.files)["sha256"].to_list()), export.export_sha256]
         record = {
             "run_id": run_id,
             "run_date": run_date,
@@ -123,8 +128,12 @@ def nightly(
     finally:
         shutil.rmtree(run_root, ignore_errors=True)
     summary.outputs.update(outputs)
-    create_markdown_artifact(key="cakupan-run-summary", markdown=summary_markdown(summary), description=f"cakupan {run_date}")
-    logger.info("run %s for %s completed: %d active of %d target", run_id, run_date, summary.active, summary.kuota_total)
+    create_markdown_artifact(
+        key="cakupan-run-summary", markdown=summary_markdown(summary), description=f"cakupan {run_date}"
+    )
+    logger.info(
+        "run %s for %s completed: %d active of %d target", run_id, run_date, summary.active, summary.kuota_total
+    )
     return summary
 
 
@@ -143,7 +152,7 @@ def summary_markdown(s: RunSummary) -> str:
         *(f"| {k} | {v:,} |" for k, v in sorted(s.statuses.items())),
         "",
         f"Rows read: {s.rows_read:,} — " + ", ".join(f"{k} {v:,}" for k, v in sorted(s.outcomes.items())),
-        f"Files: " + ", ".join(f"{k} {v}" for k, v in sorted(s.file_statuses.items())),
+        "Files: " + ", ".join(f"{k} {v}" for k, v in sorted(s.file_statuses.items())),
         f"BPJS export: {s.export_file}",
     ]
     if s.rejected_files:

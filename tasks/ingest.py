@@ -11,7 +11,7 @@ import polars as pl
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from cakupan.readers import read_submission
+from cakupan.readers import empty_submission_rows, read_submission
 from cakupan.submissions import code_in_name, date_in_name
 from tasks.summaries import IngestSummary, RunPaths
 
@@ -23,7 +23,9 @@ def submission_files(folder: Path) -> list[Path]:
     return sorted(
         p
         for p in folder.rglob("*")
-        if p.is_file() and not p.name.startswith((".", "~$")) and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+        if p.is_file()
+        and not p.name.startswith((".", "~$"))
+        and not any(part.startswith(".") for part in p.relative_to(folder).parts)
     )
 
 
@@ -77,7 +79,11 @@ def read_village_files(submissions: Path, paths: RunPaths, timezone: str) -> Ing
             "headers": pl.String,
         },
     )
-    rows = pl.concat(row_frames, how="diagonal_relaxed") if row_frames else _empty_rows()
+    rows = (
+        pl.concat(row_frames, how="diagonal_relaxed")
+        if row_frames
+        else empty_submission_rows().with_columns(pl.lit(None, pl.Int64).alias("file_id"))
+    )
     rows = rows.with_row_index("row_id").with_columns(pl.col("row_id").cast(pl.Int64))
     paths.work.mkdir(parents=True, exist_ok=True)
     rows.write_parquet(paths.work / "raw_rows.parquet")
@@ -89,12 +95,3 @@ def read_village_files(submissions: Path, paths: RunPaths, timezone: str) -> Ing
         raw_rows=paths.work / "raw_rows.parquet",
         files=paths.work / "files.parquet",
     )
-
-
-def _empty_rows() -> pl.DataFrame:
-    text = ["nik", "nama", "tempat_lahir", "tanggal_lahir", "ttl", "jenis_kelamin", "desa", "kecamatan",
-            "pekerjaan", "no_hp", "alamat", "extra"]
-    schema: dict[str, pl.DataType] = {"source_row": pl.Int64(), **{c: pl.String() for c in text}}
-    schema["nik_from_number"] = pl.Boolean()
-    schema["file_id"] = pl.Int64()
-    return pl.DataFrame(schema=schema)

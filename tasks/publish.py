@@ -39,4 +39,7 @@ def publish_outputs(
         engine.dispose()
     shutil.rmtree(paths.staging.parent, ignore_errors=True)
     get_run_logger().info("published %d coverage rows for %s", metrics.height, run_date)
-    return {f"{zone}/{dataset}": str(paths.data_dir / partition_dir(Path(zone), dataset, run_date)) for zone, dataset in DATASETS}
+    return {
+        f"{zone}/{dataset}": str(paths.data_dir / partition_dir(Path(zone), dataset, run_date))
+        for zone, dataset in DATASETS
+    }

@@ -22,8 +22,17 @@ from tasks.summaries import ExportSummary, ReconcileSummary, RunPaths, Validatio
 from warehouse.parquet import write_partition
 
 ANALYST_COLUMNS = (
-    "person_key", "kode_desa", "kode_kecamatan", "status", "match_method", "name_similarity",
-    "sex", "birth_year", "pekerjaan", "paid_by_regency", "paid_through",
+    "person_key",
+    "kode_desa",
+    "kode_kecamatan",
+    "status",
+    "match_method",
+    "name_similarity",
+    "sex",
+    "birth_year",
+    "pekerjaan",
+    "paid_by_regency",
+    "paid_through",
 )
 
 
@@ -41,7 +50,11 @@ def load_bpjs_export(export_file: Path, run_date: date, settings: Settings, path
         raise InputError(f"BPJS export {export_file.name} failed its checks ({failed}); nothing was published")
     # Within the tolerated share, damaged rows are left out and counted rather than guessed at.
     bad = result.failures.select("row_id").unique()
-    kept = members.with_row_index("row_id").with_columns(pl.col("row_id").cast(pl.Int64)).join(bad, on="row_id", how="anti")
+    kept = (
+        members.with_row_index("row_id")
+        .with_columns(pl.col("row_id").cast(pl.Int64))
+        .join(bad, on="row_id", how="anti")
+    )
     rules = settings.rules
     states = member_states(
         kept.drop("row_id"),
@@ -55,7 +68,11 @@ def load_bpjs_export(export_file: Path, run_date: date, settings: Settings, path
     active_total = int((unique["state"] == "covered").sum())
     logger.info(
         "export %s: %d rows, %d duplicate NIKs resolved, %d rows left out, %d members covered",
-        export_file.name, members.height, duplicates, bad.height, active_total,
+        export_file.name,
+        members.height,
+        duplicates,
+        bad.height,
+        active_total,
     )
     return ExportSummary(
         export_file=export_file,
@@ -78,9 +95,11 @@ def reconcile_persons(
     result = reconcile(persons, members, settings.rules)
     result = result.with_columns(person_key(result["nik"], settings.person_key_secret).alias("person_key"))
     write_partition(result, paths.staging / "restricted", "persons", run_date)
-    analyst = result.with_columns(pl.col("birth_date").dt.year().cast(pl.Int32).alias("birth_year")).select(
-        ANALYST_COLUMNS
-    ).sort("person_key")
+    analyst = (
+        result.with_columns(pl.col("birth_date").dt.year().cast(pl.Int32).alias("birth_year"))
+        .select(ANALYST_COLUMNS)
+        .sort("person_key")
+    )
     write_partition(analyst, paths.staging / "analytics", "reconciliation", run_date)
     statuses = {str(k): int(v) for k, v in result.group_by("status").len().iter_rows()}
     get_run_logger().info("person statuses: %s", statuses)

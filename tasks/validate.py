@@ -58,7 +58,12 @@ def validate_village_rows(
     if rows.height != ingest.rows_read:
         raise RuntimeError(f"row ledger holds {rows.height} rows but {ingest.rows_read} were read")
 
-    write_partition(rows.sort("source_file", "source_row").select(LEDGER_COLUMNS), paths.staging / "restricted", "submission_rows", run_date)
+    write_partition(
+        rows.sort("source_file", "source_row").select(LEDGER_COLUMNS),
+        paths.staging / "restricted",
+        "submission_rows",
+        run_date,
+    )
     registry = files.select(
         pl.col("source_file").alias("path"),
         "sha256",
@@ -71,17 +76,29 @@ def validate_village_rows(
     ).sort("path")
     write_partition(registry, paths.staging / "restricted", "files", run_date)
 
-    persons = rows.filter(pl.col("outcome") == "accepted").join(
-        villages.select("kode_desa", "kode_kecamatan"), on="kode_desa", how="left"
-    ).select(
-        "nik", "nama", "birth_date", "sex", "kode_desa", "kode_kecamatan",
-        pl.col("pekerjaan").str.strip_chars().str.to_uppercase(), "alamat", "no_hp", "source_file",
+    persons = (
+        rows.filter(pl.col("outcome") == "accepted")
+        .join(villages.select("kode_desa", "kode_kecamatan"), on="kode_desa", how="left")
+        .select(
+            "nik",
+            "nama",
+            "birth_date",
+            "sex",
+            "kode_desa",
+            "kode_kecamatan",
+            pl.col("pekerjaan").str.strip_chars().str.to_uppercase(),
+            "alamat",
+            "no_hp",
+            "source_file",
+        )
     )
     persons.write_parquet(paths.work / "persons.parquet")
 
     outcomes = dict(rows.group_by("outcome").len().iter_rows())
     statuses = dict(files.group_by("status").len().iter_rows())
-    rejected = [(r["source_file"], r["reason"]) for r in files.filter(pl.col("status") == "rejected").iter_rows(named=True)]
+    rejected = [
+        (r["source_file"], r["reason"]) for r in files.filter(pl.col("status") == "rejected").iter_rows(named=True)
+    ]
     for name, reason in rejected:
         logger.warning("file rejected: %s (%s)", name, reason)
     logger.info("rows: %s; files: %s", outcomes, statuses)

@@ -13,6 +13,7 @@ from polars.testing import assert_frame_equal
 from sqlalchemy import create_engine, text
 
 from cakupan.cli import run_pipeline
+from cakupan.reconcile import STATUSES
 from cakupan.sample import write_sample
 
 RUN = date(2026, 11, 27)
@@ -59,19 +60,26 @@ def test_every_row_read_is_recorded_once_with_its_true_outcome_and_reasons(sampl
         pl.col("outcome").cast(pl.String),
         pl.col("reasons").list.join(";"),
     )
-    expected = truth(sample, "rows.csv").select(
-        "source_file", "source_row", "outcome", pl.col("reasons").fill_null("")
-    )
+    expected = truth(sample, "rows.csv").select("source_file", "source_row", "outcome", pl.col("reasons").fill_null(""))
     assert ledger.height == expected.height
     assert ledger.select("source_file", "source_row").is_duplicated().sum() == 0
     assert_frame_equal(ledger.sort("source_file", "source_row"), expected.sort("source_file", "source_row"))
     # Every kind of mess the sample makes is really exercised.
-    assert set(ledger["outcome"]) == {"accepted", "rejected", "duplicate_in_file", "duplicate_across_villages", "superseded"}
+    assert set(ledger["outcome"]) == {
+        "accepted",
+        "rejected",
+        "duplicate_in_file",
+        "duplicate_across_villages",
+        "superseded",
+    }
 
 
 def test_every_file_has_its_true_status(sample: Path, data: Path) -> None:
     files = partition(data, "restricted", "files").select(
-        pl.col("path").alias("source_file"), "kode_desa", pl.col("status").cast(pl.String), pl.col("reason").fill_null("")
+        pl.col("path").alias("source_file"),
+        "kode_desa",
+        pl.col("status").cast(pl.String),
+        pl.col("reason").fill_null(""),
     )
     expected = truth(sample, "files.csv").with_columns(pl.col("kode_desa", "reason").fill_null(""))
     assert_frame_equal(
@@ -100,8 +108,7 @@ def test_coverage_equals_truth(sample: Path, data: Path) -> None:
 
 def test_statuses_sum_to_persons_at_every_level(data: Path) -> None:
     coverage = partition(data, "analytics", "coverage")
-    statuses = ["active", "grace", "lapsed", "not_enrolled", "identity_conflict", "probable_match", "enrolled_not_submitted"]
-    assert coverage.filter(pl.sum_horizontal(statuses) != pl.col("persons")).is_empty()
+    assert coverage.filter(pl.sum_horizontal(STATUSES) != pl.col("persons")).is_empty()
     assert coverage.filter(
         pl.col("submitted_rows") != pl.sum_horizontal("accepted", "rejected", "duplicates", "superseded")
     ).is_empty()
@@ -127,7 +134,8 @@ def test_outputs_read_as_one_dataset_with_polars_duckdb_and_pandas(data: Path) -
     root = data / "analytics" / "reconciliation"
     via_polars = pl.read_parquet(root, hive_partitioning=True)
     via_duckdb = duckdb.sql(
-        f"select count(*) as n, count(distinct person_key) as k from read_parquet('{root}/*/*.parquet', hive_partitioning=true)"
+        "select count(*) as n, count(distinct person_key) as k "
+        f"from read_parquet('{root}/*/*.parquet', hive_partitioning=true)"
     ).fetchone()
     via_pandas = pd.read_parquet(root)
     assert via_duckdb == (via_polars.height, via_polars.height)

@@ -97,9 +97,7 @@ def write_xlsx(
     return path
 
 
-def write_csv(
-    path: Path, rows: Sequence[Sequence[str]], *, delimiter: str = ",", encoding: str = "utf-8"
-) -> Path:
+def write_csv(path: Path, rows: Sequence[Sequence[str]], *, delimiter: str = ",", encoding: str = "utf-8") -> Path:
     buffer = io.StringIO()
     csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n").writerows(rows)
     path.write_bytes(buffer.getvalue().encode(encoding))
@@ -459,9 +457,7 @@ def test_xlsx_rows_read_are_the_non_blank_rows_written(rows: list[list[object]])
     with tempfile.TemporaryDirectory() as folder:
         table = read_submission(write_xlsx(Path(folder) / "p.xlsx", [HEADER, *rows]))  # type: ignore[list-item]
     assert table.error is None
-    assert [
-        list(row) for row in records(table, "nik", "nama", "tanggal_lahir", "jenis_kelamin")
-    ] == _expected(rows)
+    assert [list(row) for row in records(table, "nik", "nama", "tanggal_lahir", "jenis_kelamin")] == _expected(rows)
     # A number cell is flagged, and so is text that reads like a float's rendering ("5.0").
     flagged = [
         isinstance(row[0], int) or re.fullmatch(r"\d+\.0+", str(row[0] or "").strip()) is not None

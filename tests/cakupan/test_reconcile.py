@@ -22,7 +22,10 @@ def members(*rows: dict) -> pl.DataFrame:
         "pembayar": "PEMKAB KAPUAS",
         "segmen": "SA",
     }
-    frame = pl.DataFrame([{**base, **r} for r in rows], schema_overrides={c: pl.Date for c in ("tgl_lahir", "tgl_kepesertaan", "tgl_berakhir", "masa_grace")})
+    frame = pl.DataFrame(
+        [{**base, **r} for r in rows],
+        schema_overrides={c: pl.Date for c in ("tgl_lahir", "tgl_kepesertaan", "tgl_berakhir", "masa_grace")},
+    )
     return member_states(frame, RUN, grace_months=3, regency_payer="PEMKAB KAPUAS", regency_segment="SA")
 
 

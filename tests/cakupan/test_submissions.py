@@ -21,7 +21,11 @@ def test_date_in_name(name: str, expected: datetime | None) -> None:
 
 @pytest.mark.parametrize(
     ("name", "expected"),
-    [("6203012001_Sei_Asam.xlsx", "62.03.01.2001"), ("62.03.01.2001 usulan.csv", "62.03.01.2001"), ("usulan.csv", None)],
+    [
+        ("6203012001_Sei_Asam.xlsx", "62.03.01.2001"),
+        ("62.03.01.2001 usulan.csv", "62.03.01.2001"),
+        ("usulan.csv", None),
+    ],
 )
 def test_code_in_name(name: str, expected: str | None) -> None:
     assert code_in_name(name) == expected
@@ -30,18 +34,40 @@ def test_code_in_name(name: str, expected: str | None) -> None:
 def files(*rows: tuple) -> pl.DataFrame:
     return pl.DataFrame(
         [
-            {"file_id": i, "source_file": n, "sha256": sha, "submitted_at": at, "read_error": err, "file_kode_desa": None}
+            {
+                "file_id": i,
+                "source_file": n,
+                "sha256": sha,
+                "submitted_at": at,
+                "read_error": err,
+                "file_kode_desa": None,
+            }
             for i, (n, sha, at, err) in enumerate(rows)
         ],
-        schema={"file_id": pl.Int64, "source_file": pl.String, "sha256": pl.String,
-                "submitted_at": pl.Datetime("us"), "read_error": pl.String, "file_kode_desa": pl.String},
+        schema={
+            "file_id": pl.Int64,
+            "source_file": pl.String,
+            "sha256": pl.String,
+            "submitted_at": pl.Datetime("us"),
+            "read_error": pl.String,
+            "file_kode_desa": pl.String,
+        },
     )
 
 
 def rows(*rows: tuple) -> pl.DataFrame:
     return pl.DataFrame(
-        [{"row_id": i, "file_id": f, "source_row": r, "nik": nik, "kode_desa": desa} for i, (f, r, nik, desa) in enumerate(rows)],
-        schema={"row_id": pl.Int64, "file_id": pl.Int64, "source_row": pl.Int64, "nik": pl.String, "kode_desa": pl.String},
+        [
+            {"row_id": i, "file_id": f, "source_row": r, "nik": nik, "kode_desa": desa}
+            for i, (f, r, nik, desa) in enumerate(rows)
+        ],
+        schema={
+            "row_id": pl.Int64,
+            "file_id": pl.Int64,
+            "source_row": pl.Int64,
+            "nik": pl.String,
+            "kode_desa": pl.String,
+        },
     )
 
 

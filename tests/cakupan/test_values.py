@@ -265,16 +265,12 @@ VILLAGES = pl.DataFrame(
     ],
 )
 def test_resolve_village(desa: str | None, kecamatan: str | None, kode_desa: str | None) -> None:
-    rows = pl.DataFrame(
-        {"desa": [desa], "kecamatan": [kecamatan]}, schema={"desa": pl.String, "kecamatan": pl.String}
-    )
+    rows = pl.DataFrame({"desa": [desa], "kecamatan": [kecamatan]}, schema={"desa": pl.String, "kecamatan": pl.String})
     assert resolve_village(rows, VILLAGES)["kode_desa"].to_list() == [kode_desa]
 
 
 def test_resolve_village_keeps_row_order_height_and_columns_without_a_kecamatan_column() -> None:
-    rows = pl.DataFrame(
-        {"desa": ["Sidomulyo", "Sei Pasah", None, "Palangkau Lama", "Sei Pasah"], "nik": list("abcde")}
-    )
+    rows = pl.DataFrame({"desa": ["Sidomulyo", "Sei Pasah", None, "Palangkau Lama", "Sei Pasah"], "nik": list("abcde")})
     resolved = resolve_village(rows, VILLAGES)
     assert resolved.columns == ["desa", "nik", "kode_desa"]
     assert resolved["nik"].to_list() == list("abcde")

@@ -13,22 +13,57 @@ RUN = date(2026, 11, 27)
 
 def metrics(active: int) -> pl.DataFrame:
     counts = dict.fromkeys(
-        ["submitted_rows", "accepted", "rejected", "duplicates", "superseded", "persons", "grace", "lapsed",
-         "not_enrolled", "identity_conflict", "probable_match", "enrolled_not_submitted"], 0
+        [
+            "submitted_rows",
+            "accepted",
+            "rejected",
+            "duplicates",
+            "superseded",
+            "persons",
+            "grace",
+            "lapsed",
+            "not_enrolled",
+            "identity_conflict",
+            "probable_match",
+            "enrolled_not_submitted",
+        ],
+        0,
     )
     return pl.DataFrame(
         [
-            {"run_date": RUN, "level": "desa", "kode": "62.03.01.2001", "nama": "Sei Asam", "kuota": 40,
-             "active": active, **counts, "target_attainment": active / 40, "members_active_total": None,
-             "penduduk_bekerja": None, "workforce_coverage": None, "workforce_year": None, "workforce_source": None},
+            {
+                "run_date": RUN,
+                "level": "desa",
+                "kode": "62.03.01.2001",
+                "nama": "Sei Asam",
+                "kuota": 40,
+                "active": active,
+                **counts,
+                "target_attainment": active / 40,
+                "members_active_total": None,
+                "penduduk_bekerja": None,
+                "workforce_coverage": None,
+                "workforce_year": None,
+                "workforce_source": None,
+            },
         ]
     )
 
 
 def run(run_id: str) -> dict:
     now = datetime.now(UTC)
-    return {"run_id": run_id, "run_date": RUN, "started_at": now, "finished_at": now, "status": "completed",
-            "rows_read": 1, "persons": 1, "inputs_sha256": "x", "code_version": "test", "rules_version": "test"}
+    return {
+        "run_id": run_id,
+        "run_date": RUN,
+        "started_at": now,
+        "finished_at": now,
+        "status": "completed",
+        "rows_read": 1,
+        "persons": 1,
+        "inputs_sha256": "x",
+        "code_version": "test",
+        "rules_version": "test",
+    }
 
 
 def active_rows(engine) -> list[int]:
