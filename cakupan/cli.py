@@ -130,7 +130,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             from cakupan.sample import SAMPLE_AS_OF, write_sample
 
             sample_dir = args.data_dir / "sample"
-            write_sample(sample_dir, seed=args.seed)
+            write_sample(sample_dir, seed=args.seed, overwrite=True)
             run_date = parse_run_date(args.run_date) if args.run_date else SAMPLE_AS_OF
             result = run_pipeline(
                 run_date=run_date,
