@@ -35,6 +35,17 @@ def write_partition(frame: pl.DataFrame, root: Path, dataset: str, run_date: dat
     return path
 
 
+def staged_outputs(staging: Path, run_date: date) -> list[Path]:
+    """Everything a run staged, relative to the staging root: its ``run_date=`` partitions and its report entries.
+
+    A stage adds an output by writing it under staging; publishing moves whatever is there.
+    """
+    partitions = {p.relative_to(staging) for p in staging.rglob(f"run_date={run_date.isoformat()}") if p.is_dir()}
+    reports = staging / "reports"
+    entries = {p.relative_to(staging) for p in reports.iterdir()} if reports.is_dir() else set()
+    return sorted(partitions | entries)
+
+
 @contextmanager
 def swap_in(staging: Path, data_dir: Path, partitions: list[Path]) -> Iterator[None]:
     """Move staged partitions (paths relative to ``staging``) into ``data_dir``; undo if the block fails.

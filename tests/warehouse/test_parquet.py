@@ -4,7 +4,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from warehouse.parquet import partition_dir, swap_in, write_partition
+from warehouse.parquet import partition_dir, staged_outputs, swap_in, write_partition
 
 RUN = date(2026, 11, 27)
 
@@ -46,3 +46,15 @@ def test_partitions_are_hive_style_and_readable_as_one_dataset(tmp_path: Path) -
     frame = pl.read_parquet(tmp_path / "coverage", hive_partitioning=True).sort("x")
     assert frame["x"].to_list() == [1, 2]
     assert frame["run_date"].cast(pl.String).to_list() == ["2026-11-27", "2026-11-28"]
+
+
+def test_staged_outputs_are_the_runs_partitions_and_report_entries(tmp_path: Path) -> None:
+    write_partition(pl.DataFrame({"x": [1]}), tmp_path / "analytics", "coverage", RUN)
+    write_partition(pl.DataFrame({"x": [1]}), tmp_path / "restricted", "feedback", RUN)
+    (tmp_path / "reports").mkdir()
+    (tmp_path / "reports" / "coverage_2026-11-27.html").write_text("<html></html>")
+    assert [str(p) for p in staged_outputs(tmp_path, RUN)] == [
+        "analytics/coverage/run_date=2026-11-27",
+        "reports/coverage_2026-11-27.html",
+        "restricted/feedback/run_date=2026-11-27",
+    ]
