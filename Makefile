@@ -10,7 +10,7 @@ export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: install demo test lint format bench clean
+.PHONY: install demo serve test lint format bench clean
 
 $(UV):
 	$(PYTHON) -m venv $(BOOT)
@@ -25,6 +25,10 @@ install: $(VENV)/.installed
 
 demo: install
 	$(VENV)/bin/cakupan demo --data-dir data
+
+# A Prefect server (UI on http://127.0.0.1:4200) with the deployments, and a worker, in this terminal; Ctrl-C stops.
+serve: install
+	$(VENV)/bin/python -m flows.serve
 
 test: install
 	$(VENV)/bin/python -m pytest -q

@@ -67,6 +67,18 @@ def _parser() -> argparse.ArgumentParser:
     )
     _run_arguments(demo)
     demo.add_argument("--seed", type=int, default=7, help="random seed of the sample (default 7)")
+
+    db = commands.add_parser("db", help="manage the warehouse schema", description="Manage the warehouse schema.")
+    db_commands = db.add_subparsers(dest="db_command", required=True, metavar="DB_COMMAND")
+    upgrade = db_commands.add_parser(
+        "upgrade",
+        help="migrate the warehouse to the schema this code needs",
+        description="Apply the Alembic migrations in warehouse/migrations/ up to the newest. Safe to repeat. "
+        "`cakupan run` refuses a warehouse whose schema is behind; only a brand-new empty SQLite file is created "
+        "at the newest schema on the fly.",
+    )
+    upgrade.add_argument("--data-dir", type=Path, default=Path("data"), help="output root (default ./data)")
+    upgrade.add_argument("--db", help="warehouse SQLAlchemy URL (default sqlite:///DATA_DIR/warehouse.db)")
     return parser
 
 
@@ -94,11 +106,17 @@ def run_pipeline(
     # Without PREFECT_API_URL the flow starts a temporary API; on a fresh machine it first migrates its database,
     # which takes longer than Prefect's default 20 s allowance on a small box.
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+    from flows.config import use_settings
     from flows.nightly import nightly
+    from flows.parameters import InputFolders
 
-    return nightly(
-        run_date=run_date, submissions=submissions, bpjs=bpjs, reference=reference, data_dir=data_dir, db_url=db
-    )
+    # force: `cakupan run` always reprocesses; it waits, like every run, while another run holds the same date.
+    with use_settings(settings):
+        summary = nightly(
+            run_date=run_date, force=True, inputs=InputFolders(submissions=submissions, bpjs=bpjs, reference=reference)
+        )
+    assert summary is not None, "a forced, unlimited run always returns its summary"
+    return summary
 
 
 def print_summary(summary: RunSummary, out: object = sys.stdout) -> None:
@@ -124,6 +142,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             summary = write_sample(args.out, seed=args.seed, villages=args.villages, workers=args.workers)
             print(f"sample written to {args.out}: {summary}")
+            return 0
+        if args.command == "db":
+            from warehouse.store import upgrade
+
+            before, after = upgrade(Settings(data_dir=args.data_dir, db_url=args.db).warehouse_url)
+            print(
+                f"warehouse schema upgraded: {before or 'no revision'} -> {after}"
+                if before != after
+                else f"warehouse schema already at {after}"
+            )
             return 0
         timezone = Settings().timezone
         if args.command == "demo":

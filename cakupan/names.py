@@ -11,7 +11,8 @@ import polars as pl
 from rapidfuzz import fuzz, process
 
 # Academic and religious titles before or after the name (Permendagri 73/2022 allows them on KTP/KK).
-_PREFIX_TITLES = r"^(?:(?:H|HJ|HAJI|HAJJAH|DR|DRS|DRA|IR|PROF|USTADZ|UST)\.?\s+)+"
+# A prefix title ends with a dot or a space; "H.AHMAD" (no space after the dot) is common in typed lists.
+_PREFIX_TITLES = r"^(?:(?:H|HJ|HAJI|HAJJAH|DR|DRS|DRA|IR|PROF|USTADZ|UST)(?:\.\s*|\s+))+"
 _SUFFIX_TITLES = (
     r"(?:,?\s+(?:S|M|A|D)\.\s?[A-Z]{1,5}\.?(?:\s?[A-Z]{1,4}\.?)?|,?\s+(?:SE|SH|ST|SAG|SPD|SPDI|SKM|AMD|MM|MPD)\.?)+$"
 )
@@ -30,8 +31,12 @@ _TOKEN_VARIANTS: dict[str, str] = {
     "MOCHAMMAD": "MUHAMMAD",
     "MUHAMAD": "MUHAMMAD",
     "MUHAMMAD": "MUHAMMAD",
+    "MHD": "MUHAMMAD",
     "ABD": "ABDUL",
 }
+
+# Pre-1972 spelling survives in older records ("Soekarno" = "Sukarno", "Djoko" = "Joko", "Tjahjo" = "Cahjo").
+_OLD_SPELLING = {"OE": "U", "DJ": "J", "TJ": "C"}
 
 
 def name_key(expr: pl.Expr) -> pl.Expr:
@@ -42,6 +47,8 @@ def name_key(expr: pl.Expr) -> pl.Expr:
     spaced = untitled.str.replace_all(r"[^A-Z ]", " ").str.replace_all(r"\s+", " ").str.strip_chars()
     tokens = spaced.str.split(" ").list.eval(pl.element().replace(_TOKEN_VARIANTS))
     key = tokens.list.join(" ")
+    for old, new in _OLD_SPELLING.items():
+        key = key.str.replace_all(old, new, literal=True)
     return pl.when(key.str.len_chars() > 0).then(key)
 
 
@@ -61,3 +68,12 @@ def similarity(left: pl.Series, right: pl.Series) -> pl.Series:
             / 100.0
         )
     return pl.Series(scores).fill_nan(None).round(4)
+
+
+def similarity_of(left: str, right: str) -> pl.Expr:
+    """``similarity`` as an expression over two key columns, so it can sit inside a lazy query plan."""
+    return pl.struct(left, right).map_batches(
+        lambda pair: similarity(pair.struct.field(left), pair.struct.field(right)),
+        return_dtype=pl.Float64,
+        is_elementwise=True,
+    )

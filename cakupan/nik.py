@@ -27,7 +27,8 @@ PROVINCE_CODES: tuple[str, ...] = (
     "96",
 )
 
-NIK_PATTERN = r"^\d{16}$"
+# ASCII digits only: a regex \d also matches other scripts' digits, which no NIK is written in.
+NIK_PATTERN = r"^[0-9]{16}$"
 
 
 def _part(nik: pl.Expr, offset: int, length: int) -> pl.Expr:

@@ -51,7 +51,7 @@ _ZIP_MAGIC = b"PK\x03\x04"  # xlsx, xlsm, ods
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # xls (BIFF)
 
 # A NIK/KPJ typed as text that still shows it went through a number: "6.20301E+15", "6203010101900001.0".
-_FROM_NUMBER_TEXT = r"^\d+(?:[.,]\d+)?[eE]\+\d+$|^\d+\.0+$"
+_FROM_NUMBER_TEXT = r"^[0-9]+(?:[.,][0-9]+)?[eE]\+[0-9]+$|^[0-9]+\.0+$"
 
 # What python_calamine returns for a cell ("" for an empty one).
 Cell = str | float | int | bool | date | datetime | time | timedelta

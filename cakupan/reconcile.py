@@ -1,18 +1,18 @@
 """Who the regency's money protects today: village lists reconciled with a BPJS Ketenagakerjaan export.
 
-Pure functions over polars frames, no I/O, so the same code runs per partition on a cluster.
-
-Grain of the result: one row per person, i.e. per accepted NIK on the current village lists, plus one row per
-regency-paid member who is on no list (``enrolled_not_submitted``).
+Pure functions over polars frames, no I/O: ``reconcile`` builds one lazy query and collects it once, so the same code
+can later run per partition. Grain of the result: one row per person, i.e. per accepted NIK on the current village
+lists, plus one row per regency-paid member who is on no list (``enrolled_not_submitted``).
 """
 
 from __future__ import annotations
 
 from datetime import date
+from typing import TypeVar
 
 import polars as pl
 
-from cakupan.names import name_key, similarity
+from cakupan.names import name_key, similarity_of
 from cakupan.settings import Rules
 
 MEMBER_STATES = ("covered", "grace", "lapsed")
@@ -25,22 +25,65 @@ STATUSES = (
     "probable_match",
     "enrolled_not_submitted",
 )
+MATCH_METHODS = ("nik_exact", "nik_near", "none")
+DECISIONS = ("same_person", "different_person")
+DECISIONS_SCHEMA: dict[str, pl.DataType] = {
+    "nik": pl.String(),
+    "kpj": pl.String(),
+    "decision": pl.String(),
+    "decided_by": pl.String(),
+    "decided_at": pl.Datetime("us"),
+}
+# What the reconciliation adds to a person's own columns: the verdict, the member it rests on, the review decision.
+EVIDENCE_COLUMNS = (
+    "status",
+    "match_method",
+    "name_similarity",
+    "kpj",
+    "member_nik",
+    "member_nama",
+    "member_birth_date",
+    "state",
+    "paid_by_regency",
+    "paid_through",
+    "grace_end",
+    "pembayar",
+    "decision",
+    "decision_kpj",
+    "decided_by",
+    "decided_at",
+)
+# The member's side of a row; emptied when a reviewer decided the member is someone else.
+_MEMBER_COLUMNS = (
+    "kpj",
+    "member_nik",
+    "member_nama",
+    "member_birth_date",
+    "state",
+    "paid_by_regency",
+    "paid_through",
+    "grace_end",
+    "pembayar",
+    "name_similarity",
+)
 _STATE_STATUS = {"covered": "active", "grace": "grace", "lapsed": "lapsed"}
+
+Frame = TypeVar("Frame", pl.DataFrame, pl.LazyFrame)
 
 
 def member_states(
-    members: pl.DataFrame,
+    members: Frame,
     run_date: date,
     *,
     grace_months: int,
     regency_payer: str,
     regency_segment: str,
-) -> pl.DataFrame:
+) -> Frame:
     """Each export row's membership state on the run date and whether the regency pays for it.
 
     covered: tgl_kepesertaan <= run_date <= tgl_berakhir; grace: tgl_berakhir < run_date <= masa_grace (end of
     protection plus ``grace_months`` when the export has no MASA_GRACE); lapsed otherwise. With no dates at all,
-    STATUS AKTIF means covered.
+    STATUS AKTIF means covered. Adds ``state``, ``grace_end`` and ``paid_by_regency``.
     """
     run = pl.lit(run_date)
     grace_end = pl.coalesce(pl.col("masa_grace"), pl.col("tgl_berakhir").dt.offset_by(f"{grace_months}mo"))
@@ -96,96 +139,177 @@ def _nik_one_edit_apart(left: str, right: str) -> pl.Expr:
     return (n_diff == 1) | ((n_diff == 2) & swapped)
 
 
-def probable_matches(persons: pl.DataFrame, unclaimed: pl.DataFrame, rules: Rules) -> pl.DataFrame:
-    """Pairs (person nik, member nik) where the member is very probably the person under a mistyped NIK.
+def _near_candidates(persons: pl.LazyFrame, unclaimed: pl.LazyFrame, rules: Rules) -> pl.LazyFrame:
+    """Pairs (nik_person, nik_member, kpj, name_similarity) that could be one person under a mistyped NIK.
 
-    Same birth date, similar name, NIKs one substitution or one adjacent swap apart, and the pairing is unique on
-    both sides. Blocking on the birth date with either end of the NIK: one edit touches at most two neighbouring
-    digits, so digits 1-7 or digits 10-16 survive it. Birth dates heap on 1 July and 31 December (Dukcapil
-    defaults), so the date alone never decides.
+    Same birth date, a name at least ``probable_name_min`` similar, NIKs one substitution or one adjacent swap
+    apart. Blocking on the birth date with either end of the NIK: one edit touches at most two neighbouring digits,
+    so digits 1-7 or digits 10-16 survive it. Birth dates heap on 1 July and 31 December (Dukcapil defaults), so the
+    date alone never decides. Uniqueness is the caller's business.
     """
     p = persons.select(pl.col("nik").alias("nik_person"), "birth_date", pl.col("name_key").alias("name_key_person"))
     m = unclaimed.select(
         pl.col("nik").alias("nik_member"),
+        "kpj",
         pl.col("tgl_lahir").alias("birth_date"),
         pl.col("name_key").alias("name_key_member"),
     )
-    blocks = []
-    for offset, length in ((0, 7), (9, 7)):
-        block = pl.col("nik_person").str.slice(offset, length)
-        blocks.append(
-            p.with_columns(block.alias("_block")).join(
-                m.with_columns(pl.col("nik_member").str.slice(offset, length).alias("_block")),
-                on=["birth_date", "_block"],
-            )
+    blocks = [
+        p.with_columns(pl.col("nik_person").str.slice(offset, 7).alias("_block")).join(
+            m.with_columns(pl.col("nik_member").str.slice(offset, 7).alias("_block")), on=["birth_date", "_block"]
         )
-    pairs = (
+        for offset in (0, 9)
+    ]
+    return (
         pl.concat(blocks)
-        .drop("_block")
         .unique(subset=["nik_person", "nik_member"])
         .filter(_nik_one_edit_apart("nik_person", "nik_member"))
+        .with_columns(similarity_of("name_key_person", "name_key_member").alias("name_similarity"))
+        .filter(pl.col("name_similarity") >= rules.probable_name_min)
+        .select("nik_person", "nik_member", "kpj", "name_similarity")
     )
-    pairs = pairs.with_columns(similarity(pairs["name_key_person"], pairs["name_key_member"]).alias("name_similarity"))
-    pairs = pairs.filter(pl.col("name_similarity") >= rules.probable_name_min)
-    unique_both_sides = (pl.len().over("nik_person") == 1) & (pl.len().over("nik_member") == 1)
-    return pairs.filter(unique_both_sides).select("nik_person", "nik_member", "name_similarity").sort("nik_person")
 
 
-def reconcile(persons: pl.DataFrame, members: pl.DataFrame, rules: Rules) -> pl.DataFrame:
+def _latest_decisions(decisions: pl.DataFrame | pl.LazyFrame | None) -> pl.LazyFrame:
+    """One decision per (nik, kpj): a reviewer who changes their mind is heard on the later date."""
+    if decisions is None:
+        return pl.LazyFrame(schema=DECISIONS_SCHEMA)
+    return (
+        decisions.lazy()
+        .select(pl.col(c).cast(t) for c, t in DECISIONS_SCHEMA.items())
+        .sort("decided_at", nulls_last=False)
+        .unique(subset=["nik", "kpj"], keep="last", maintain_order=True)
+    )
+
+
+def reconcile(
+    persons: pl.DataFrame | pl.LazyFrame,
+    members: pl.DataFrame | pl.LazyFrame,
+    rules: Rules,
+    decisions: pl.DataFrame | pl.LazyFrame | None = None,
+) -> pl.DataFrame:
     """Every person's status against the (deduplicated, state-annotated) members, with the evidence for it.
 
-    persons: nik, nama, birth_date, sex, kode_desa, kode_kecamatan, pekerjaan (one row per nik).
-    members: output of ``member_states`` then ``resolve_member_duplicates``.
-    Result columns: the person's columns, status, match_method (nik_exact | nik_near | none), name_similarity,
-    kpj, member_nik, member_nama, state, paid_by_regency, paid_through (the member's tgl_berakhir).
+    Args:
+        persons: one row per accepted NIK: nik, nama, birth_date, sex, kode_desa, kode_kecamatan, pekerjaan (any
+            further columns, e.g. alamat, no_hp, source_file, are carried through unchanged).
+        members: output of ``member_states`` then ``resolve_member_duplicates`` (one row per NIK).
+        rules: the thresholds of ``cakupan/config/rules.toml``.
+        decisions: reviewers' verdicts on pairs from the review queue (nik of the listed person, kpj of the member,
+            decision same_person | different_person, decided_by, decided_at), as ``load_review_decisions`` reads
+            them; None when there are none.
+
+    Returns:
+        One row per person: the person's columns, then ``EVIDENCE_COLUMNS``. A pair decided ``same_person`` takes
+        the member's state (active/grace/lapsed) and keeps its match_method (nik_exact or nik_near); a pair decided
+        ``different_person`` makes the person not_enrolled with no member. A rejected near member is unclaimed again
+        (so enrolled_not_submitted when the regency pays for it); a rejected same-NIK member stays claimed by that
+        NIK, because one NIK is one person_key. A decision about a pair that no longer occurs (the member left the
+        export, the NIK was corrected, it matches exactly elsewhere) changes nothing.
+
+    Example:
+        >>> result = reconcile(persons, members, load_rules(), decisions=None)  # doctest: +SKIP
+        >>> result.group_by("status").len()  # doctest: +SKIP
     """
-    persons = persons.with_columns(name_key(pl.col("nama")).alias("name_key"))
-    members = members.with_columns(name_key(pl.col("nama")).alias("name_key"))
-    member_cols = members.select(
+    person_columns = persons.lazy().collect_schema().names()
+    listed = persons.lazy().with_columns(name_key(pl.col("nama")).alias("name_key"))
+    export = members.lazy().with_columns(name_key(pl.col("nama")).alias("name_key"))
+    decided = _latest_decisions(decisions)
+    member_side = export.select(
         pl.col("nik").alias("member_nik"),
         "kpj",
         pl.col("nama").alias("member_nama"),
         pl.col("name_key").alias("member_name_key"),
+        pl.col("tgl_lahir").alias("member_birth_date"),
         "state",
         "paid_by_regency",
         pl.col("tgl_berakhir").alias("paid_through"),
+        "grace_end",
+        "pembayar",
+    )
+    state_status = pl.col("state").replace_strict(_STATE_STATUS, return_dtype=pl.String)
+    confirmed = (pl.col("decision") == "same_person").fill_null(False)
+    rejected = (pl.col("decision") == "different_person").fill_null(False)
+
+    # Same NIK on both sides: the names decide, unless a reviewer already has.
+    exact = (
+        listed.join(member_side, left_on="nik", right_on="member_nik", how="inner", coalesce=False)
+        .with_columns(similarity_of("name_key", "member_name_key").alias("name_similarity"))
+        .join(decided, on=["nik", "kpj"], how="left")
+        .with_columns(
+            pl.when(rejected)
+            .then(pl.lit("not_enrolled"))
+            .when(confirmed | (pl.col("name_similarity") >= rules.name_match_min))
+            .then(state_status)
+            .otherwise(pl.lit("identity_conflict"))
+            .alias("status"),
+            pl.when(rejected).then(pl.lit("none")).otherwise(pl.lit("nik_exact")).alias("match_method"),
+            pl.when(pl.col("decision").is_not_null()).then(pl.col("kpj")).alias("decision_kpj"),
+        )
+        .with_columns(pl.when(~rejected).then(pl.col(c)).alias(c) for c in _MEMBER_COLUMNS)
     )
 
-    exact = persons.join(member_cols, left_on="nik", right_on="member_nik", how="left", coalesce=False)
-    exact = exact.with_columns(similarity(exact["name_key"], exact["member_name_key"]).alias("name_similarity"))
-    found = exact.filter(pl.col("member_nik").is_not_null())
-    missing = exact.filter(pl.col("member_nik").is_null()).select(persons.columns)
+    missing = listed.join(member_side.select("member_nik"), left_on="nik", right_on="member_nik", how="anti")
+    unclaimed = export.join(listed.select("nik"), on="nik", how="anti")
 
-    listed_niks = persons.select("nik")
-    unclaimed = members.join(listed_niks, on="nik", how="anti")
-    near = probable_matches(missing, unclaimed, rules)
-    near_rows = missing.join(near, left_on="nik", right_on="nik_person", how="left").join(
-        member_cols, left_on="nik_member", right_on="member_nik", how="left", coalesce=False
+    # A confirmed near pair holds whatever the automatic rules now say, as long as it is unambiguous.
+    confirmed_near = (
+        decided.filter(pl.col("decision") == "same_person")
+        .join(missing.select("nik"), on="nik", how="semi")
+        .join(unclaimed.select(pl.col("nik").alias("member_nik"), "kpj"), on="kpj", how="inner")
+        .filter((pl.len().over("nik") == 1) & (pl.len().over("kpj") == 1))
+        .select("nik", "member_nik", "decision", pl.col("kpj").alias("decision_kpj"), "decided_by", "decided_at")
     )
-    near_rows = near_rows.drop("nik_member")
+    candidates = _near_candidates(
+        missing.join(confirmed_near, on="nik", how="anti"),
+        unclaimed.join(confirmed_near.select(pl.col("member_nik").alias("nik")), on="nik", how="anti"),
+        rules,
+    ).join(
+        decided.filter(pl.col("decision") == "different_person"),
+        left_on=["nik_person", "kpj"],
+        right_on=["nik", "kpj"],
+        how="left",
+    )
+    unique_both_sides = (pl.len().over("nik_person") == 1) & (pl.len().over("nik_member") == 1)
+    near = (
+        candidates.filter(pl.col("decision").is_null())
+        .filter(unique_both_sides)
+        .select(pl.col("nik_person").alias("nik"), pl.col("nik_member").alias("member_nik"))
+    )
+    # A person whose only near candidate a reviewer rejected carries that decision as the reason for no match.
+    rejected_near = (
+        candidates.filter(pl.col("decision").is_not_null())
+        .join(near, left_on="nik_person", right_on="nik", how="anti")
+        .sort("decided_at", "kpj")
+        .unique(subset="nik_person", keep="last", maintain_order=True)
+        .select(
+            pl.col("nik_person").alias("nik"),
+            "decision",
+            pl.col("kpj").alias("decision_kpj"),
+            "decided_by",
+            "decided_at",
+        )
+    )
+    notes = pl.concat([confirmed_near, near, rejected_near], how="diagonal_relaxed")
+    has_member = pl.col("member_nik").is_not_null()
+    near_rows = (
+        missing.join(notes, on="nik", how="left")
+        .join(member_side, on="member_nik", how="left")
+        .with_columns(similarity_of("name_key", "member_name_key").alias("name_similarity"))
+        .with_columns(
+            pl.when(has_member & confirmed)
+            .then(state_status)
+            .when(has_member)
+            .then(pl.lit("probable_match"))
+            .otherwise(pl.lit("not_enrolled"))
+            .alias("status"),
+            pl.when(has_member).then(pl.lit("nik_near")).otherwise(pl.lit("none")).alias("match_method"),
+        )
+    )
 
-    same_person = pl.col("name_similarity") >= rules.name_match_min
-    found = found.with_columns(
-        pl.when(same_person)
-        .then(pl.col("state").replace_strict(_STATE_STATUS, return_dtype=pl.String))
-        .otherwise(pl.lit("identity_conflict"))
-        .alias("status"),
-        pl.lit("nik_exact").alias("match_method"),
-    )
-    near_rows = near_rows.with_columns(
-        pl.when(pl.col("member_nik").is_not_null())
-        .then(pl.lit("probable_match"))
-        .otherwise(pl.lit("not_enrolled"))
-        .alias("status"),
-        pl.when(pl.col("member_nik").is_not_null())
-        .then(pl.lit("nik_near"))
-        .otherwise(pl.lit("none"))
-        .alias("match_method"),
-    )
-
-    claimed = pl.concat([listed_niks, near.select(pl.col("nik_member").alias("nik"))])
+    claimed = pl.concat([listed.select("nik"), notes.select(pl.col("member_nik").alias("nik")).drop_nulls()])
     unlisted = (
-        members.join(claimed, on="nik", how="anti")
+        export.join(claimed, on="nik", how="anti")
         .filter(pl.col("paid_by_regency") & pl.col("state").is_in(["covered", "grace"]))
         .select(
             "nik",
@@ -200,12 +324,20 @@ def reconcile(persons: pl.DataFrame, members: pl.DataFrame, rules: Rules) -> pl.
             pl.col("nik").alias("member_nik"),
             "kpj",
             pl.col("nama").alias("member_nama"),
+            pl.col("tgl_lahir").alias("member_birth_date"),
             "state",
             "paid_by_regency",
             pl.col("tgl_berakhir").alias("paid_through"),
+            "grace_end",
+            "pembayar",
         )
     )
 
-    result = pl.concat([found, near_rows], how="diagonal_relaxed").drop("name_key", "member_name_key")
-    result = pl.concat([result, unlisted], how="diagonal_relaxed")
-    return result.with_columns(pl.col("status").cast(pl.Enum(STATUSES))).sort("status", "nik")
+    columns = [*person_columns, *EVIDENCE_COLUMNS]
+    return (
+        pl.concat([exact, near_rows, unlisted], how="diagonal_relaxed")
+        .select(columns)
+        .with_columns(pl.col("status").cast(pl.Enum(STATUSES)))
+        .sort("status", "nik")
+        .collect()
+    )

@@ -7,6 +7,7 @@ from pathlib import Path
 import polars as pl
 
 from cakupan.errors import InputError
+from cakupan.reconcile import DECISIONS, DECISIONS_SCHEMA
 
 VILLAGE_COLUMNS = ("kode_desa", "nama_desa", "kode_kecamatan", "nama_kecamatan", "kuota")
 WORKFORCE_COLUMNS = ("kode", "tahun", "penduduk_bekerja", "sumber")
@@ -60,3 +61,54 @@ def load_workforce(reference_dir: Path) -> pl.DataFrame | None:
     if not path.is_file():
         return None
     return _integers(_read_csv(path, WORKFORCE_COLUMNS), path, ("tahun", "penduduk_bekerja"))
+
+
+REVIEW_DECISION_COLUMNS = ("nik", "kpj", "decision", "decided_by", "decided_at")
+
+
+def load_review_decisions(reference_dir: Path) -> pl.DataFrame | None:
+    """review_decisions.csv (optional): a reviewer's verdict on a pair from the review queue.
+
+    One row per (nik of the listed person, kpj of the BPJS member): decision ``same_person`` or
+    ``different_person`` (any case), who decided and when (``YYYY-MM-DD``, optionally with a time). When a pair is
+    decided twice the later decision holds. Returns None when the file is absent; raises InputError on a bad row.
+    """
+    path = reference_dir / "review_decisions.csv"
+    if not path.is_file():
+        return None
+    frame = _read_csv(path, REVIEW_DECISION_COLUMNS).with_columns(
+        pl.col("nik", "kpj").str.replace_all(r"[\s.'`]", ""),
+        pl.col("decision").str.to_lowercase(),
+        pl.coalesce(
+            pl.col("decided_at").str.strptime(pl.Datetime("us"), fmt, strict=False)
+            for fmt in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M")
+        )
+        .fill_null(pl.col("decided_at").str.strptime(pl.Date, "%Y-%m-%d", strict=False).cast(pl.Datetime("us")))
+        .alias("decided_at_parsed"),
+    )
+    # Line numbers as a spreadsheet shows them: the header is line 1.
+    frame = frame.with_row_index("line", offset=2)
+    checks = (
+        (~pl.col("nik").str.contains(r"^\d{16}$").fill_null(False), "nik", "is not 16 digits"),
+        (~pl.col("kpj").str.contains(r"^\d{11}$").fill_null(False), "kpj", "is not 11 digits"),
+        (~pl.col("decision").is_in(DECISIONS).fill_null(False), "decision", f"is not one of {', '.join(DECISIONS)}"),
+        (pl.col("decided_by").fill_null("") == "", "decided_by", "is empty"),
+        (pl.col("decided_at_parsed").is_null(), "decided_at", "is not a date like 2026-11-27"),
+    )
+    for bad, column, problem in checks:
+        first = frame.filter(bad).head(1)
+        if first.height:
+            value = first[column].item() or ""
+            raise InputError(f"{path} line {first['line'].item()}: {column} {value!r} {problem}")
+    clash = frame.filter(pl.col("decision").n_unique().over("nik", "kpj", "decided_at_parsed") > 1).head(1)
+    if clash.height:
+        raise InputError(
+            f"{path}: nik {clash['nik'].item()} kpj {clash['kpj'].item()} is decided both ways at the same time"
+        )
+    return (
+        frame.select(*REVIEW_DECISION_COLUMNS[:-1], pl.col("decided_at_parsed").alias("decided_at"))
+        .cast(DECISIONS_SCHEMA)  # type: ignore[arg-type]
+        .sort("decided_at")
+        .unique(subset=["nik", "kpj"], keep="last", maintain_order=True)
+        .sort("nik", "kpj")
+    )

@@ -80,7 +80,11 @@ def prepare_rows(raw: pl.DataFrame, villages: pl.DataFrame, run_date: date) -> p
     age_years = (
         pl.lit(run_date.year)
         - birth.dt.year()
-        - (pl.lit(run_date.month * 100 + run_date.day) < birth.dt.month() * 100 + birth.dt.day()).cast(pl.Int32)
+        # dt.month() is Int8: widened before "* 100", which would otherwise wrap around for October-December.
+        - (
+            pl.lit(run_date.month * 100 + run_date.day)
+            < birth.dt.month().cast(pl.Int32) * 100 + birth.dt.day().cast(pl.Int32)
+        ).cast(pl.Int32)
     )
     frame = frame.with_columns(
         pl.when(birth_ok).then(age_years).alias("age_years"),
@@ -119,6 +123,8 @@ def prepare_members(raw: pl.DataFrame, run_date: date) -> pl.DataFrame:
     )
     parsed = pl.all_horizontal(~pl.col(f"_given_{c}") | pl.col(c).is_not_null() for c in end_dates)
     ordered = (pl.col("tgl_berakhir") >= pl.col("tgl_kepesertaan")).fill_null(True)
-    return frame.with_columns(parsed.alias("dates_parse"), ordered.alias("dates_ordered")).drop(
-        *(f"_given_{c}" for c in end_dates)
-    )
+    # A NIK that came through a number is reported once, as nik_precision_lost, not also as a format error.
+    checked = pl.when(~pl.col("nik_from_number")).then(pl.col("nik"))
+    return frame.with_columns(
+        parsed.alias("dates_parse"), ordered.alias("dates_ordered"), checked.alias("nik_checked")
+    ).drop(*(f"_given_{c}" for c in end_dates))

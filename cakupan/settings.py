@@ -65,10 +65,27 @@ class Settings(BaseSettings):
     target_total: int | None = Field(None, description="Regency target; default the sum of the villages' kuota.")
     timezone: str = Field("Asia/Jakarta", description="Time zone in which a run date is a calendar day.")
     rules_file: Path = Field(RULES_FILE, description="Versioned thresholds file.")
+    # Running it (see README, Operating it): the inbox a deployment reads when a run names no folders, and patience.
+    submissions_dir: Path | None = Field(None, description="Inbox of village files for runs that name none.")
+    bpjs_path: Path | None = Field(None, description="BPJS export file or folder of dated exports, likewise.")
+    reference_dir: Path | None = Field(None, description="Folder with villages.csv and workforce.csv, likewise.")
+    db_password: SecretStr | None = Field(None, description="Warehouse password when db_url carries none.")
+    lock_timeout_seconds: float = Field(3600, description="How long a run waits while another holds its run_date.")
+    io_retry_delays_seconds: list[float] = Field(
+        [10, 60], description="Waits before each retry of reading the inbox or writing the warehouse."
+    )
 
     @property
     def warehouse_url(self) -> str:
-        return self.db_url or f"sqlite:///{self.data_dir / 'warehouse.db'}"
+        url = self.db_url or f"sqlite:///{self.data_dir / 'warehouse.db'}"
+        if self.db_url is None or self.db_password is None:
+            return url
+        from sqlalchemy.engine import make_url
+
+        parsed = make_url(url)
+        if parsed.password is not None:
+            return url
+        return parsed.set(password=self.db_password.get_secret_value()).render_as_string(hide_password=False)
 
     @property
     def person_key_secret(self) -> bytes:

@@ -8,24 +8,63 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from typing import NamedTuple
 
 import polars as pl
 
 OUTCOMES = ("accepted", "rejected", "duplicate_in_file", "duplicate_across_villages", "superseded")
 FILE_STATUSES = ("loaded", "rejected", "superseded")
 
-# File-level reasons, with the Bahasa Indonesia text a village secretary reads in the feedback.
-FILE_REASONS: dict[str, str] = {
-    "file_unreadable": "Berkas tidak dapat dibaca (rusak atau bukan Excel/CSV). Kirim ulang berkasnya.",
-    "column_missing": "Kolom wajib (NIK, Nama, Tanggal Lahir/TTL) tidak ditemukan. Gunakan judul kolom yang baku.",
-    "duplicate_file": "Berkas yang sama persis sudah dikirim dengan nama lain; hanya dihitung sekali.",
-    "too_many_rejected": "Lebih dari separuh baris ditolak; seluruh berkas dikembalikan untuk diperbaiki.",
-    "village_unknown": "Desa/kelurahan berkas ini tidak dapat ditentukan dari nama berkas maupun isinya.",
-    "newer_submission": "Sudah ada usulan yang lebih baru dari desa ini; berkas ini digantikan.",
+
+class Message(NamedTuple):
+    """What a village secretary reads about one reason: what is wrong (pesan) and what to do (perbaikan)."""
+
+    pesan: str
+    perbaikan: str
+
+
+# File-level reasons, in Bahasa Indonesia, as the village feedback shows them. Row reasons have theirs in the suite.
+FILE_REASONS: dict[str, Message] = {
+    "file_unreadable": Message(
+        "Berkas tidak dapat dibaca (rusak, kosong, atau bukan Excel/CSV).",
+        "Simpan ulang daftar sebagai .xlsx atau .csv lalu kirim lagi.",
+    ),
+    "column_missing": Message(
+        "Kolom wajib (NIK, Nama, Tanggal Lahir atau TTL) tidak ditemukan.",
+        "Gunakan judul kolom yang baku (NIK, Nama, Tanggal Lahir) pada satu baris judul, lalu kirim ulang.",
+    ),
+    "duplicate_file": Message(
+        "Berkas yang sama persis sudah dikirim dengan nama lain; hanya dihitung sekali.",
+        "Tidak perlu tindakan.",
+    ),
+    "too_many_rejected": Message(
+        "Terlalu banyak baris ditolak (di atas batas yang ditetapkan); seluruh berkas dikembalikan.",
+        "Perbaiki baris yang ditolak lalu kirim ulang daftar lengkap.",
+    ),
+    "village_unknown": Message(
+        "Desa/kelurahan berkas ini tidak dapat ditentukan dari nama berkas maupun isinya.",
+        "Awali nama berkas dengan kode desa (mis. 6203012001_...) atau isi kolom Desa/Kelurahan.",
+    ),
+    "newer_submission": Message(
+        "Sudah ada usulan yang lebih baru dari desa ini; berkas ini digantikan.",
+        "Tidak perlu tindakan: usulan terbaru yang dipakai.",
+    ),
 }
 
-_DATE_IN_NAME = re.compile(r"(?<!\d)(\d{4})-?(\d{2})-?(\d{2})(?!\d)")
-_CODE_IN_NAME = re.compile(r"^\s*(\d{2})\.?(\d{2})\.?(\d{2})\.?(\d{4})(?!\d)")
+# Row outcomes that are not a rule's verdict but still keep a row off the list.
+OUTCOME_REASONS: dict[str, Message] = {
+    "duplicate_in_file": Message(
+        "Orang yang sama (NIK dan nama sama) sudah tercantum di baris lain berkas ini; baris ini tidak dihitung.",
+        "Hapus baris ganda.",
+    ),
+    "duplicate_across_villages": Message(
+        "NIK ini sudah diusulkan oleh desa/kelurahan lain lebih dahulu; orang ini dihitung di sana.",
+        "Pastikan orang ini memang diusulkan desa Anda; bila ya, hubungi Dinas Sosial.",
+    ),
+}
+
+_DATE_IN_NAME = re.compile(r"(?<!\d)(\d{4})-?(\d{2})-?(\d{2})(?!\d)", re.ASCII)
+_CODE_IN_NAME = re.compile(r"^\s*(\d{2})\.?(\d{2})\.?(\d{2})\.?(\d{4})(?!\d)", re.ASCII)
 
 
 def date_in_name(name: str) -> datetime | None:
@@ -55,8 +94,8 @@ def decide(
     Returns (files with kode_desa, status, reason; rows with outcome and reasons).
 
     The newest loaded file of a village is its current list; an identical copy of a file counts once; rows of
-    older lists are superseded. Among current lists a NIK is kept once: the first row of a file, then the earliest
-    submission (ties to the lower kode_desa).
+    older lists are superseded. Among current lists a NIK is kept once: the first acceptable row of a file, then
+    the earliest submission (ties to the lower kode_desa).
     """
     reasons = failures.group_by("row_id").agg(
         pl.col("reason").unique().sort().alias("reasons"), (pl.col("level") == "E").any().alias("has_error")
@@ -129,7 +168,8 @@ def decide(
     ).with_columns(pl.coalesce("kode_desa", "file_village").alias("kode_desa"))
 
     candidate = (pl.col("file_status") == "loaded") & ~pl.col("has_error")
-    first_in_file = pl.col("source_row") == pl.col("source_row").min().over("file_id", "nik")
+    # The first row that could be accepted is kept: a rejected earlier copy does not make a good one a duplicate.
+    first_in_file = pl.col("source_row") == pl.when(candidate).then(pl.col("source_row")).min().over("file_id", "nik")
     rows = rows.with_columns(pl.when(candidate).then(first_in_file).otherwise(None).alias("_first_in_file"))
     keeper = candidate & pl.col("_first_in_file")
     order = rows.filter(keeper).sort("submitted_at", "kode_desa", "file_id", "source_row")

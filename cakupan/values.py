@@ -33,18 +33,18 @@ MONTHS: dict[str, int] = {
 EXCEL_SERIAL_MIN = 10_000
 EXCEL_SERIAL_MAX = 80_000
 
-_TIME = r"(?:[ t]+\d{1,2}[:.]\d{2}(?:[:.]\d{2}(?:\.\d+)?)?)?"
-_ISO = rf"^(\d{{4}})[-/.](\d{{1,2}})[-/.](\d{{1,2}}){_TIME}$"
-_DMY = rf"^(\d{{1,2}})[-/.](\d{{1,2}})[-/.](\d{{4}}|\d{{2}}){_TIME}$"
-_NAMED = rf"^(\d{{1,2}})[-/.\s]*([a-z]+)\.?[-/.,\s]*(\d{{4}}|\d{{2}}){_TIME}$"
-_SERIAL = r"^(\d{5})(?:\.0+)?$"
+_TIME = r"(?:[ t]+[0-9]{1,2}[:.][0-9]{2}(?:[:.][0-9]{2}(?:\.[0-9]+)?)?)?"
+_ISO = rf"^([0-9]{{4}})[-/.]([0-9]{{1,2}})[-/.]([0-9]{{1,2}}){_TIME}$"
+_DMY = rf"^([0-9]{{1,2}})[-/.]([0-9]{{1,2}})[-/.]([0-9]{{4}}|[0-9]{{2}}){_TIME}$"
+_NAMED = rf"^([0-9]{{1,2}})[-/.\s]*([a-z]+)\.?[-/.,\s]*([0-9]{{4}}|[0-9]{{2}}){_TIME}$"
+_SERIAL = r"^([0-9]{5})(?:\.0+)?$"
 
 # The date part of a TTL cell: any of the shapes parse_date reads, at the end of the cell.
 _TTL_DATE = (
-    r"(\d{4}[-/.]\d{1,2}[-/.]\d{1,2}"
-    r"|\d{1,2}[-/.]\d{1,2}[-/.](?:\d{4}|\d{2})"
-    r"|\d{1,2}[-/.\s]*[A-Za-z]+\.?[-/.,\s]*(?:\d{4}|\d{2})"
-    r"|\d{5}(?:\.0+)?)"
+    r"([0-9]{4}[-/.][0-9]{1,2}[-/.][0-9]{1,2}"
+    r"|[0-9]{1,2}[-/.][0-9]{1,2}[-/.](?:[0-9]{4}|[0-9]{2})"
+    r"|[0-9]{1,2}[-/.\s]*[A-Za-z]+\.?[-/.,\s]*(?:[0-9]{4}|[0-9]{2})"
+    r"|[0-9]{5}(?:\.0+)?)"
 )
 
 SEX_CODES: dict[str, str] = {
@@ -172,8 +172,9 @@ def clean_nik(expr: pl.Expr) -> pl.Expr:
     """
     text = _text(expr)
     cleaned = (
-        text.str.replace(r"^(\d+)\.0+$", "${1}")
+        text.str.replace(r"^([0-9]+)\.0+$", "${1}")
         .str.replace_all(r"[\s.'`´‘’\-‐‑–—]", "")
+        # Any script's digits count here, so a NIK typed in full-width digits stays for nik_format to report.
         .str.replace_all(r"^\D+|\D+$", "")
     )
     return _text(cleaned)
@@ -204,13 +205,13 @@ def normalise_village_name(expr: pl.Expr) -> pl.Expr:
 def normalise_village_code(expr: pl.Expr) -> pl.Expr:
     """A 10-digit desa/kelurahan code in Kemendagri dotted form ("62.03.01.2001"), from "6203012001",
     "62.03.01.2001" or "62 03 01 2001" (also followed by a name: "6203012001 Selat Hilir"); else null."""
-    parts = _text(expr).str.extract_groups(r"^(\d{2})[.\s]*(\d{2})[.\s]*(\d{2})[.\s]*(\d{4})(?:\D.*)?$")
+    parts = _text(expr).str.extract_groups(r"^([0-9]{2})[.\s]*([0-9]{2})[.\s]*([0-9]{2})[.\s]*([0-9]{4})(?:[^0-9].*)?$")
     return pl.concat_str([parts.struct.field(k) for k in ("1", "2", "3", "4")], separator=".")
 
 
 def normalise_kecamatan_code(expr: pl.Expr) -> pl.Expr:
     """A 6-digit kecamatan code, dotted ("62.03.01"), from "620301", "62.03.01" or "62 03 01"; else null."""
-    parts = _text(expr).str.extract_groups(r"^(\d{2})[.\s]*(\d{2})[.\s]*(\d{2})(?:\D.*)?$")
+    parts = _text(expr).str.extract_groups(r"^([0-9]{2})[.\s]*([0-9]{2})[.\s]*([0-9]{2})(?:[^0-9].*)?$")
     return pl.concat_str([parts.struct.field(k) for k in ("1", "2", "3")], separator=".")
 
 

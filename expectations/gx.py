@@ -4,16 +4,19 @@ Suites are reviewed JSON files in ``expectations/suites/``; every expectation ca
 ``meta``. A run loads them into an ephemeral context and gets back, per expectation, the positions of the rows that
 failed it: the row-level reasons come from GX's results, not from a second copy of the rules.
 
-GX is not thread-safe (a shared validation definition silently validates another thread's frame), so every call
-goes through one lock. Importing GX costs seconds, so it happens on first use, not at import time.
+GX is not thread-safe (a datasource keeps one "active batch", so two threads validate each other's frames), so
+every call goes through one lock. Importing GX costs seconds, so it happens on first use, not at import time.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import threading
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -30,6 +33,22 @@ _RESULT_FORMAT = {
     "return_unexpected_index_query": False,
     "exclude_unexpected_values": True,
 }
+# Row-level detail kept out of the Data Docs: positions of failing rows (and, in other formats, their values,
+# which would be NIKs and names). The docs show counts and shares per expectation.
+_ROW_DETAIL_KEYS = (
+    "unexpected_index_list",
+    "partial_unexpected_index_list",
+    "unexpected_list",
+    "partial_unexpected_list",
+    "partial_unexpected_counts",
+    "unexpected_index_query",
+    "unexpected_rows",
+    "partial_unexpected_rows",
+)
+DOCS_SITE = "cakupan"
+# Validation results kept inside the docs folder (counts only) so the next run can rebuild the index with them.
+DOCS_RESULTS_DIR = "validation_results"
+DOCS_KEEP_RUNS = 90
 
 
 @dataclass(frozen=True)
@@ -47,15 +66,31 @@ class ExpectationOutcome:
 
 @dataclass(frozen=True)
 class SuiteResult:
-    """A suite's verdict on a frame: per-expectation outcomes and the failing rows as (row_id, reason, level)."""
+    """A suite's verdict on a frame.
+
+    failures: one row per (failing row, expectation): row_id (the row's position in the frame validated), reason,
+        level, and the expectation's Bahasa Indonesia message (pesan) and fix (perbaikan) from the suite's meta.
+    validation: GX's ExpectationSuiteValidationResult without row-level detail, for the Data Docs.
+    """
 
     suite: str
     success: bool
     outcomes: list[ExpectationOutcome]
     failures: pl.DataFrame
+    validated_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    validation: Any = field(default=None, repr=False, compare=False)
 
     def failed(self) -> list[ExpectationOutcome]:
         return [o for o in self.outcomes if not o.success]
+
+
+FAILURES_SCHEMA = {
+    "row_id": pl.Int64,
+    "reason": pl.String,
+    "level": pl.String,
+    "pesan": pl.String,
+    "perbaikan": pl.String,
+}
 
 
 def suite_definition(name: str) -> dict[str, Any]:
@@ -64,46 +99,101 @@ def suite_definition(name: str) -> dict[str, Any]:
     return data
 
 
-@cache
-def _context() -> Any:
-    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-    import great_expectations as gx
+def suite_names() -> list[str]:
+    """Every committed suite."""
+    return sorted(p.stem for p in SUITES_DIR.glob("*.json"))
+
+
+def suite_columns(name: str) -> list[str]:
+    """The columns a suite reads, in first-use order."""
+    columns: list[str] = []
+    for expectation in suite_definition(name)["expectations"]:
+        kwargs = expectation["kwargs"]
+        for column in (
+            kwargs.get("column"),
+            kwargs.get("column_A"),
+            kwargs.get("column_B"),
+            *kwargs.get("column_list", []),
+        ):
+            if column and column not in columns:
+                columns.append(column)
+    return columns
+
+
+def _quiet(context: Any) -> Any:
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
-    context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
     return context
 
 
-@cache
-def _validation(name: str) -> Any:
-    import great_expectations as gx
+def _suite(name: str) -> Any:
+    """The committed suite as a GX ExpectationSuite; an expectation GX does not accept is an error, not a skip.
+
+    (GX logs and drops an invalid expectation while building a suite: a typo would silently remove a rule.)
+    """
     from great_expectations.core.expectation_suite import ExpectationSuite
 
-    context = _context()
+    _context()  # GX builds suites only once a context exists
     definition = suite_definition(name)
-    suite = context.suites.add(
-        ExpectationSuite(name=name, expectations=definition["expectations"], meta=definition.get("meta", {}))
+    suite = ExpectationSuite(
+        name=name,
+        expectations=definition["expectations"],
+        meta=definition.get("meta", {}),
+        notes=definition.get("notes"),
     )
+    if len(suite.expectations) != len(definition["expectations"]):
+        raise ValueError(f"suite {name}: GX accepted {len(suite.expectations)} of {len(definition['expectations'])}")
+    return suite
+
+
+@cache
+def _context() -> Any:
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    import great_expectations as gx
+
+    return _quiet(gx.get_context(mode="ephemeral"))
+
+
+@cache
+def _validation(name: str) -> tuple[Any, Any]:
+    """(suite, batch definition of an in-memory dataframe asset) for one suite, registered once per process."""
+    context = _context()
+    suite = context.suites.add(_suite(name))
     batch = (
         context.data_sources.add_pandas(f"{name}_source")
         .add_dataframe_asset(f"{name}_frame")
         .add_batch_definition_whole_dataframe("whole")
     )
-    return context.validation_definitions.add(
-        gx.ValidationDefinition(name=f"{name}_validation", data=batch, suite=suite)
-    )
+    return suite, batch
+
+
+def _run_suite(name: str, pdf: Any, parameters: dict[str, Any]) -> Any:
+    """One GX validation; callers hold the lock.
+
+    Batch.validate rather than ValidationDefinition.run: the latter also serialises the whole result into the
+    context's result store (a deep copy and JSON dump of every failing row position), which made a file whose
+    every row fails four times slower to validate than a good one, and kept every result in memory.
+    """
+    suite, batch_definition = _validation(name)
+    batch = batch_definition.get_batch(batch_parameters={"dataframe": pdf})
+    return batch.validate(suite, result_format=_RESULT_FORMAT, expectation_parameters=parameters)
 
 
 def validate(name: str, frame: pl.DataFrame, parameters: dict[str, Any] | None = None) -> SuiteResult:
-    """Validate ``frame`` with suite ``name``; row ids in ``failures`` are row positions in ``frame``."""
-    pdf = frame.to_pandas()
+    """Validate ``frame`` with suite ``name``; row ids in ``failures`` are row positions in ``frame``.
+
+    Only the columns the suite reads are handed to GX (the frame may carry more). Safe to call from several
+    threads: GX itself is called by one thread at a time.
+
+    Example:
+        >>> result = validate("submission_rows", prepared, {"age_min": 18, "age_max": 65})
+        >>> result.failures.filter(pl.col("level") == "E")["row_id"].unique()  # rows to reject
+    """
+    pdf = frame.select(suite_columns(name)).to_pandas()
+    validated_at = datetime.now(UTC)
     with _GX_LOCK:
-        result = _validation(name).run(
-            batch_parameters={"dataframe": pdf},
-            expectation_parameters=parameters or {},
-            result_format=_RESULT_FORMAT,
-        )
+        result = _run_suite(name, pdf, parameters or {})
     outcomes: list[ExpectationOutcome] = []
     failed_ids: list[pl.DataFrame] = []
     for r in result.results:
@@ -129,12 +219,120 @@ def validate(name: str, frame: pl.DataFrame, parameters: dict[str, Any] | None =
         if positions:
             failed_ids.append(
                 pl.DataFrame({"row_id": pl.Series(positions, dtype=pl.Int64)}).with_columns(
-                    pl.lit(outcome.reason).alias("reason"), pl.lit(outcome.level).alias("level")
+                    pl.lit(outcome.reason).alias("reason"),
+                    pl.lit(outcome.level).alias("level"),
+                    pl.lit(meta.get("pesan"), pl.String).alias("pesan"),
+                    pl.lit(meta.get("perbaikan"), pl.String).alias("perbaikan"),
                 )
             )
+        r.result = {k: v for k, v in details.items() if k not in _ROW_DETAIL_KEYS}
     failures = (
-        pl.concat(failed_ids).unique().sort("row_id", "reason")
+        pl.concat(failed_ids).unique().sort("row_id", "reason", "pesan")
         if failed_ids
-        else pl.DataFrame(schema={"row_id": pl.Int64, "reason": pl.String, "level": pl.String})
+        else pl.DataFrame(schema=FAILURES_SCHEMA)
     )
-    return SuiteResult(suite=name, success=bool(result.success), outcomes=outcomes, failures=failures)
+    return SuiteResult(
+        suite=name,
+        success=bool(result.success),
+        outcomes=outcomes,
+        failures=failures,
+        validated_at=validated_at,
+        validation=result,
+    )
+
+
+# ---------------------------------------------------------------------------------------------- Data Docs
+
+
+def _docs_context(site: Path) -> Any:
+    """A context whose validation results live in ``site/validation_results`` and whose docs site is ``site``."""
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    from great_expectations.data_context.data_context.ephemeral_data_context import EphemeralDataContext
+    from great_expectations.data_context.types.base import DataContextConfig, InMemoryStoreBackendDefaults
+
+    config = DataContextConfig(store_backend_defaults=InMemoryStoreBackendDefaults())
+    config.stores[config.validation_results_store_name] = {
+        "class_name": "ValidationResultsStore",
+        "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(site / DOCS_RESULTS_DIR)},
+    }
+    config.data_docs_sites = {
+        DOCS_SITE: {
+            "class_name": "SiteBuilder",
+            "show_how_to_buttons": False,
+            "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(site)},
+            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+        }
+    }
+    return _quiet(EphemeralDataContext(project_config=config))
+
+
+def _prune(site: Path, run_name: str, keep_runs: int) -> None:
+    """Drop this run name's earlier pages (a rerun replaces them) and all but the newest ``keep_runs`` runs."""
+    for section in (DOCS_RESULTS_DIR, "validations"):
+        for suite_dir in (site / section).glob("*"):
+            runs = sorted(p for p in suite_dir.iterdir() if p.is_dir()) if suite_dir.is_dir() else []
+            stale = [p for p in runs if p.name == run_name]
+            kept = [p for p in runs if p.name != run_name]
+            stale += kept[: max(0, len(kept) - (keep_runs - 1))]
+            for path in stale:
+                shutil.rmtree(path)
+
+
+def build_data_docs(
+    results: Sequence[SuiteResult],
+    site: Path,
+    *,
+    run_name: str,
+    previous: Path | None = None,
+    keep_runs: int = DOCS_KEEP_RUNS,
+) -> Path:
+    """Build the static Data Docs site in ``site`` from one run's validation results; returns its index.html.
+
+    The site holds a page per suite (the reviewed rules) and per validation (counts and shares of failing rows
+    per expectation; never row values, so no NIK or name). ``previous`` is the published site: its earlier
+    runs are carried over, so the index lists the last ``keep_runs`` runs, and a rerun of ``run_name`` (the run
+    date) replaces that run's pages. Built once per run from all its results, not per file.
+
+    Example:
+        >>> build_data_docs([result], staging / "reports" / "data_docs", run_name="2026-11-27",
+        ...                 previous=data_dir / "reports" / "data_docs")
+    """
+    from great_expectations.core.run_identifier import RunIdentifier
+    from great_expectations.data_context.types.resource_identifiers import (
+        ExpectationSuiteIdentifier,
+        ValidationResultIdentifier,
+    )
+
+    site.mkdir(parents=True, exist_ok=True)
+    if previous is not None and previous.is_dir() and previous.resolve() != site.resolve():
+        # static/ (4 MB of CSS and fonts) is rewritten by every build; copying it too would be wasted work.
+        shutil.copytree(
+            previous, site, dirs_exist_ok=True, ignore=lambda d, names: ["static"] if Path(d) == previous else []
+        )
+    _prune(site, run_name, keep_runs)
+    with _GX_LOCK:
+        context = _docs_context(site)
+        suite_keys = []
+        for name in suite_names():
+            context.suites.add(_suite(name))
+            suite_keys.append(ExpectationSuiteIdentifier(name))
+        result_keys = []
+        for result in results:
+            run_id = RunIdentifier(run_name=run_name, run_time=result.validated_at)
+            result.validation.meta["run_id"] = run_id
+            result.validation.meta["validation_time"] = result.validated_at
+            key = ValidationResultIdentifier(
+                expectation_suite_identifier=ExpectationSuiteIdentifier(result.suite),
+                run_id=run_id,
+                batch_identifier=result.suite,
+            )
+            context.validation_results_store.set(key, result.validation)
+            result_keys.append(key)
+        context.build_data_docs(site_names=[DOCS_SITE], resource_identifiers=[*suite_keys, *result_keys])
+    return site / "index.html"
+
+
+def validation_page(site: Path, result: SuiteResult, run_name: str) -> Path | None:
+    """The Data Docs page of one validation built by ``build_data_docs``, if it exists."""
+    pages = sorted((site / "validations" / result.suite / run_name).glob(f"*/{result.suite}.html"))
+    return pages[-1] if pages else None

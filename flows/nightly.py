@@ -6,38 +6,33 @@ that date's partitions and warehouse rows. Nothing becomes visible until the las
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import subprocess
 import uuid
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import polars as pl
-from prefect import flow, get_run_logger
+from prefect import Task, flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
+from prefect.client.schemas.objects import TaskRun
+from prefect.states import State
 
-from cakupan.inputs import choose_export, submissions_folder
-from cakupan.reference import load_villages, load_workforce
+from cakupan.errors import InputError
 from cakupan.settings import Settings
+from flows.config import load_settings
+from flows.parameters import InputFolders, KodeDesa, RunRequest, check_request, scheduled_run_date
+from flows.unchanged import published_with_same_inputs
+from flows.villages import report_villages
 from tasks.ingest import read_village_files
-from tasks.publish import publish_outputs
-from tasks.reconcile import compute_coverage, load_bpjs_export, reconcile_persons
+from tasks.publish import complete_coverage, publish_artifacts, publish_outputs, write_coverage_report
+from tasks.reconcile import compute_coverage, load_bpjs_export, reconcile_persons, write_worklists
 from tasks.summaries import RunPaths, RunSummary
 from tasks.validate import validate_village_rows
+from warehouse.lock import Holder, RunDateLock, hold_run_date
 from warehouse.store import connect
-
-
-def scheduled_run_date(timezone: str) -> date:
-    """The calendar day in the office's time zone at which this run was scheduled to start.
-
-    A 01:30 WIB schedule starts at 18:30 UTC the day before, so the UTC date would be a day early.
-    """
-    from zoneinfo import ZoneInfo
-
-    from prefect.runtime import flow_run
-
-    start = flow_run.scheduled_start_time
-    return start.astimezone(ZoneInfo(timezone)).date()
 
 
 def _code_version() -> str:
@@ -54,45 +49,136 @@ def _code_version() -> str:
         return "unknown"
 
 
-@flow(name="cakupan-nightly", flow_run_name="cakupan-{run_date}")
-def nightly(
-    submissions: Path,
-    bpjs: Path,
-    reference: Path,
-    run_date: date | None = None,
-    data_dir: Path | None = None,
-    db_url: str | None = None,
-) -> RunSummary:
-    """Run the whole pipeline once for ``run_date``.
+def run_name() -> str:
+    """Flow-run names carry the run date: ``cakupan-2026-11-27``, ``cakupan-2026-11-27-preview`` when limited."""
+    from prefect.runtime import flow_run
 
-    submissions: folder of village files; bpjs: an export file or a folder of dated exports; reference: folder
-    with villages.csv (and optional workforce.csv); data_dir and db_url override the settings.
+    parameters = flow_run.parameters
+    run_date = parameters.get("run_date") or scheduled_run_date(Settings().timezone)
+    return f"cakupan-{run_date}" + ("-preview" if parameters.get("kode_desa") else "")
+
+
+@flow(name="cakupan-nightly", flow_run_name=run_name)
+def nightly(
+    run_date: date | None = None,
+    kode_desa: list[KodeDesa] | None = None,
+    force: bool = False,
+    inputs: InputFolders = InputFolders(),  # noqa: B008 (a frozen model: the default is never mutated)
+) -> RunSummary | None:
+    """Run the pipeline once for one run date: village files in, validated, reconciled, coverage published.
+
+    Paths, the warehouse and the PII key come from the settings (environment, .env, Prefect Variables and Secret
+    blocks; see flows/config.py). Two runs of one run_date never overlap, from the schedule, the UI or
+    ``cakupan run`` alike: the second waits for the first, up to ``lock_timeout_seconds``.
+
+    Args:
+        run_date: The day the run reports on, YYYY-MM-DD. Empty: the day the run was scheduled for, in
+            Asia/Jakarta (a 01:30 WIB run starts at 18:30 UTC the day before).
+        kode_desa: Limit the run to these villages (e.g. 62.03.01.2001). A limited run is a preview: it reads every
+            file (cross-village duplicates and regency totals need them all), reports these villages and publishes
+            nothing. Empty: every village, published.
+        force: Reprocess even when the files, rules and code are exactly those of the date's last published run,
+            which is otherwise skipped because it would change nothing.
+        inputs: Where to read the village files, the BPJS export and the reference files. Empty fields use the
+            configured inbox.
     """
-    settings = Settings()
-    run_date = run_date or scheduled_run_date(settings.timezone)
-    if data_dir is not None:
-        settings.data_dir = Path(data_dir)
-    if db_url is not None:
-        settings.db_url = db_url
+    settings = load_settings()
+    logger = get_run_logger()
+    request = check_request(run_date or scheduled_run_date(settings.timezone), inputs, kode_desa, settings)
+    connect(settings.warehouse_url).dispose()
+
+    def waiting(holder: Holder) -> None:
+        logger.info(
+            "run_date %s is being processed by %s: waiting for it (at most %.0f s)",
+            request.run_date,
+            holder.describe(),
+            settings.lock_timeout_seconds,
+        )
+
+    with hold_run_date(
+        settings.warehouse_url,
+        request.run_date,
+        flow_run=_this_flow_run(),
+        timeout_seconds=settings.lock_timeout_seconds,
+        on_wait=waiting,
+    ) as lock:
+        if lock.took_over is not None:
+            logger.warning(
+                "took over run_date %s from %s: it is no longer running", request.run_date, lock.took_over.describe()
+            )
+        if not force and not request.preview:
+            published = published_with_same_inputs.with_options(**_io_retries(settings))(
+                settings.warehouse_url,
+                request.run_date,
+                request.submissions,
+                request.export_file,
+                settings.rules.version,
+                _code_version(),
+            )
+            if published is not None:
+                message = (
+                    f"{request.run_date} unchanged: run {published.run_id} (finished {published.finished_at}) "
+                    "read these very files with these rules and this code; nothing to do. Rerun with force to "
+                    "reprocess anyway."
+                )
+                logger.info(message)
+                create_markdown_artifact(
+                    key="cakupan-run-summary", markdown=f"# cakupan {request.run_date}\n\n{message}"
+                )
+                return None
+        return _process_date(request, settings, lock)
+
+
+def _this_flow_run() -> str:
+    from prefect.runtime import flow_run
+
+    return f"flow run {flow_run.name or '?'} ({flow_run.id or 'no id'})"
+
+
+def _io_retries(settings: Settings) -> dict[str, Any]:
+    """Reading the inbox and writing the warehouse may pass on a second try; the waits are a setting."""
+    delays = list(settings.io_retry_delays_seconds)
+    return {"retries": len(delays), "retry_delay_seconds": delays or 0}
+
+
+def _worth_retrying(task: Task[Any, Any], task_run: TaskRun, state: State[Any]) -> bool:
+    """A rejected input (an export that fails its gate) fails the same way on every try: do not wait for it."""
+    try:
+        state.result()
+    except InputError:
+        return False
+    except BaseException:
+        return True
+    return True
+
+
+def _process_date(request: RunRequest, settings: Settings, lock: RunDateLock) -> RunSummary:
+    """The pipeline for one checked request, run while this run holds its run_date."""
+    run_date, submissions, export_file = request.run_date, request.submissions, request.export_file
+    villages, workforce, decisions = request.villages, request.workforce, request.decisions
     logger = get_run_logger()
     started_at = datetime.now(UTC)
     run_id = str(uuid.uuid4())
+    read_inbox = read_village_files.with_options(**_io_retries(settings))
+    read_export = load_bpjs_export.with_options(**_io_retries(settings), retry_condition_fn=_worth_retrying)
+    publish = publish_outputs.with_options(**_io_retries(settings))
 
-    submissions = submissions_folder(Path(submissions))
-    export_file = choose_export(Path(bpjs), run_date)
-    villages = load_villages(Path(reference))
-    workforce = load_workforce(Path(reference))
-    connect(settings.warehouse_url).dispose()
-
-    run_root = settings.data_dir / ".runs" / run_id
+    date_root = settings.data_dir / ".runs" / run_date.isoformat()
+    for leftover in date_root.glob("*"):  # scratch of a run of this date that was killed: it holds no lock now
+        shutil.rmtree(leftover, ignore_errors=True)
+    run_root = date_root / run_id
     paths = RunPaths(data_dir=settings.data_dir, staging=run_root / "staging", work=run_root / "work")
     paths.work.mkdir(parents=True, exist_ok=True)
     try:
-        ingest = read_village_files(submissions, paths, settings.timezone)
+        ingest = read_inbox(submissions, paths, settings.timezone)
         validation = validate_village_rows(ingest, villages, run_date, settings.rules, paths)
-        export = load_bpjs_export(export_file, run_date, settings, paths)
-        reconciled = reconcile_persons(validation, export, run_date, settings, paths)
+        export = read_export(export_file, run_date, settings, paths)
+        reconciled = reconcile_persons(validation, export, run_date, settings, paths, decisions)
+        write_worklists(run_date, villages, settings, paths)
         coverage_path = compute_coverage(run_date, villages, workforce, export, settings, paths)
+        coverage = complete_coverage(run_date, coverage_path, settings, paths)  # premium, changes, invariants
+        write_coverage_report(run_date, coverage, settings, paths)
+        report_villages(run_date, coverage_path, paths.staging, request.kode_desa)
         metrics = pl.read_parquet(coverage_path)
         kab = metrics.filter(pl.col("level") == "kabupaten").row(0, named=True)
         summary = RunSummary(
@@ -123,38 +209,25 @@ def nightly(
             "inputs_sha256": ",".join(inputs),
             "code_version": _code_version(),
             "rules_version": validation.rules_version,
+            "premium_rates_version": coverage.premium_rates_version,
         }
-        outputs = publish_outputs(run_date, coverage_path, record, settings.warehouse_url, paths)
+        if request.preview:
+            outputs: dict[str, str] = {}
+        else:
+            lock.check()
+            outputs = publish(run_date, coverage_path, record, settings.warehouse_url, paths)
     finally:
         shutil.rmtree(run_root, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            date_root.rmdir()  # only when empty
     summary.outputs.update(outputs)
-    create_markdown_artifact(
-        key="cakupan-run-summary", markdown=summary_markdown(summary), description=f"cakupan {run_date}"
-    )
+    publish_artifacts(summary, metrics, coverage, settings.data_dir, request.kode_desa)
     logger.info(
-        "run %s for %s completed: %d active of %d target", run_id, run_date, summary.active, summary.kuota_total
+        "run %s for %s %s: %d active of %d target",
+        run_id,
+        run_date,
+        "previewed, nothing published" if request.preview else "completed",
+        summary.active,
+        summary.kuota_total,
     )
     return summary
-
-
-def summary_markdown(s: RunSummary) -> str:
-    """The headline of a run for the Prefect UI, in the words the Dinas uses."""
-    attainment = "-" if s.target_attainment is None else f"{s.target_attainment:.1%}"
-    workforce = "-" if s.workforce_coverage is None else f"{s.workforce_coverage:.1%}"
-    lines = [
-        f"# cakupan {s.run_date}",
-        "",
-        f"**{s.active:,}** pekerja rentan aktif dari target **{s.kuota_total:,}** ({attainment}); "
-        f"cakupan angkatan kerja {workforce} ({s.members_active_total:,} peserta aktif).",
-        "",
-        "| status | persons |",
-        "|---|---|",
-        *(f"| {k} | {v:,} |" for k, v in sorted(s.statuses.items())),
-        "",
-        f"Rows read: {s.rows_read:,} — " + ", ".join(f"{k} {v:,}" for k, v in sorted(s.outcomes.items())),
-        "Files: " + ", ".join(f"{k} {v}" for k, v in sorted(s.file_statuses.items())),
-        f"BPJS export: {s.export_file}",
-    ]
-    if s.rejected_files:
-        lines += ["", "Rejected files:", *(f"- {name}: {reason}" for name, reason in s.rejected_files)]
-    return "\n".join(lines)

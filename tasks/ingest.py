@@ -37,10 +37,28 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-@task(name="read-village-files", retries=2, retry_delay_seconds=[5, 30], cache_policy=NO_CACHE)
-def read_village_files(submissions: Path, paths: RunPaths, timezone: str) -> IngestSummary:
-    """Read every submission file; a file that cannot be read is recorded with its reason, never skipped."""
-    logger = get_run_logger()
+FILES_SCHEMA = pl.Schema(
+    {
+        "file_id": pl.Int64(),
+        "source_file": pl.String(),
+        "sha256": pl.String(),
+        "submitted_at": pl.Datetime("us"),
+        "read_error": pl.String(),
+        "read_detail": pl.String(),
+        "file_kode_desa": pl.String(),
+        "headers": pl.String(),
+    }
+)
+
+
+def read_folder(submissions: Path, timezone: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Every file of the folder and every data row in them, as given.
+
+    Returns (files, rows). files: one row per file (FILES_SCHEMA): its sha256, when it was submitted (the date in
+    its name, else its modification time in ``timezone``), the reader's error and the village code in its name.
+    rows: the reader's columns plus file_id and row_id (0..n-1). A file that cannot be read is a file row with
+    its error, never skipped.
+    """
     tz = ZoneInfo(timezone)
     file_records = []
     row_frames = []
@@ -48,43 +66,39 @@ def read_village_files(submissions: Path, paths: RunPaths, timezone: str) -> Ing
         relative = path.relative_to(submissions).as_posix()
         table = read_submission(path) if path.suffix.lower() in SUBMISSION_SUFFIXES else None
         mtime = datetime.fromtimestamp(path.stat().st_mtime, tz).replace(tzinfo=None)
-        error = "file_unreadable" if table is None else table.error
-        detail = f"unsupported file type {path.suffix!r}" if table is None else table.error_detail
         file_records.append(
             {
                 "file_id": file_id,
                 "source_file": relative,
                 "sha256": _sha256(path),
                 "submitted_at": date_in_name(path.name) or mtime,
-                "read_error": error,
-                "read_detail": detail,
+                "read_error": "file_unreadable" if table is None else table.error,
+                "read_detail": f"unsupported file type {path.suffix!r}" if table is None else table.error_detail,
                 "file_kode_desa": code_in_name(path.name),
                 "headers": None if table is None else ", ".join(f"{k}={v}" for k, v in table.headers.items()),
             }
         )
         if table is not None and table.rows.height:
             row_frames.append(table.rows.with_columns(pl.lit(file_id, pl.Int64).alias("file_id")))
-        if error:
-            logger.warning("%s: %s (%s)", relative, error, detail)
-    files = pl.DataFrame(
-        file_records,
-        schema={
-            "file_id": pl.Int64,
-            "source_file": pl.String,
-            "sha256": pl.String,
-            "submitted_at": pl.Datetime("us"),
-            "read_error": pl.String,
-            "read_detail": pl.String,
-            "file_kode_desa": pl.String,
-            "headers": pl.String,
-        },
-    )
+    files = pl.DataFrame(file_records, schema=FILES_SCHEMA)
     rows = (
         pl.concat(row_frames, how="diagonal_relaxed")
         if row_frames
         else empty_submission_rows().with_columns(pl.lit(None, pl.Int64).alias("file_id"))
     )
     rows = rows.with_row_index("row_id").with_columns(pl.col("row_id").cast(pl.Int64))
+    return files, rows
+
+
+@task(name="read-village-files", retries=2, retry_delay_seconds=[5, 30], cache_policy=NO_CACHE)
+def read_village_files(submissions: Path, paths: RunPaths, timezone: str) -> IngestSummary:
+    """Read every submission file; a file that cannot be read is recorded with its reason, never skipped."""
+    logger = get_run_logger()
+    files, rows = read_folder(submissions, timezone)
+    for name, error, detail in (
+        files.filter(pl.col("read_error").is_not_null()).select("source_file", "read_error", "read_detail").iter_rows()
+    ):
+        logger.warning("%s: %s (%s)", name, error, detail)
     paths.work.mkdir(parents=True, exist_ok=True)
     rows.write_parquet(paths.work / "raw_rows.parquet")
     files.write_parquet(paths.work / "files.parquet")

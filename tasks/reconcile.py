@@ -14,12 +14,22 @@ from cakupan.errors import InputError
 from cakupan.metrics import coverage_metrics
 from cakupan.pii import person_key
 from cakupan.readers import read_bpjs_export
-from cakupan.reconcile import member_states, reconcile, resolve_member_duplicates
+from cakupan.reconcile import DECISIONS, member_states, reconcile, resolve_member_duplicates
 from cakupan.rules import prepare_members
 from cakupan.settings import Settings
+from cakupan.worklists import (
+    grace_list,
+    grace_notes,
+    registration_list,
+    registration_notes,
+    review_notes,
+    review_queue,
+    write_csv,
+    write_xlsx,
+)
 from expectations.gx import validate
 from tasks.summaries import ExportSummary, ReconcileSummary, RunPaths, ValidationSummary
-from warehouse.parquet import write_partition
+from warehouse.parquet import partition_dir, write_partition
 
 ANALYST_COLUMNS = (
     "person_key",
@@ -44,7 +54,7 @@ def load_bpjs_export(export_file: Path, run_date: date, settings: Settings, path
     if table.error:
         raise InputError(f"BPJS export {export_file.name} {table.error}: {table.error_detail}")
     members = prepare_members(table.rows, run_date)
-    result = validate("bpjs_export", members.select("kpj", "nik", "status_norm", "dates_parse", "dates_ordered"))
+    result = validate("bpjs_export", members)
     if not result.success:
         failed = "; ".join(f"{o.reason} in {o.unexpected_count} of {o.element_count} rows" for o in result.failed())
         raise InputError(f"BPJS export {export_file.name} failed its checks ({failed}); nothing was published")
@@ -87,14 +97,25 @@ def load_bpjs_export(export_file: Path, run_date: date, settings: Settings, path
 
 @task(name="reconcile-persons", cache_policy=NO_CACHE)
 def reconcile_persons(
-    validation: ValidationSummary, export: ExportSummary, run_date: date, settings: Settings, paths: RunPaths
+    validation: ValidationSummary,
+    export: ExportSummary,
+    run_date: date,
+    settings: Settings,
+    paths: RunPaths,
+    decisions: pl.DataFrame | None = None,
 ) -> ReconcileSummary:
-    """Status of every accepted person; the analyst partition carries person_key instead of any NIK or name."""
+    """Status of every accepted person; the analyst partition carries person_key instead of any NIK or name.
+
+    ``decisions`` are the reviewers' verdicts from reference/review_decisions.csv (None when there are none).
+    """
     persons = pl.read_parquet(validation.persons)
     members = pl.read_parquet(export.members)
-    result = reconcile(persons, members, settings.rules)
+    result = reconcile(persons, members, settings.rules, decisions)
     result = result.with_columns(person_key(result["nik"], settings.person_key_secret).alias("person_key"))
     write_partition(result, paths.staging / "restricted", "persons", run_date)
+    if decisions is not None:
+        applied = result.filter(pl.col("decision").is_not_null()).height
+        get_run_logger().info("review decisions: %d applied of %d on file", applied, decisions.height)
     analyst = (
         result.with_columns(pl.col("birth_date").dt.year().cast(pl.Int32).alias("birth_year"))
         .select(ANALYST_COLUMNS)
@@ -132,3 +153,36 @@ def compute_coverage(
     write_partition(metrics, paths.staging / "analytics", "coverage", run_date)
     metrics.write_parquet(paths.work / "coverage.parquet")
     return paths.work / "coverage.parquet"
+
+
+@task(name="write-worklists", cache_policy=NO_CACHE)
+def write_worklists(run_date: date, villages: pl.DataFrame, settings: Settings, paths: RunPaths) -> dict[str, int]:
+    """The lists people work from, staged under restricted/: review queue, registration list, grace list."""
+    persons = pl.read_parquet(paths.staging / "restricted" / "persons" / f"run_date={run_date}" / "part-0.parquet")
+    restricted = paths.staging / "restricted"
+    review = review_queue(persons, villages, name_match_min=settings.rules.name_match_min)
+    write_xlsx(
+        review,
+        partition_dir(restricted, "review", run_date) / "review.xlsx",
+        sheet="review",
+        run_date=run_date,
+        choices={"decision": DECISIONS},
+        notes=review_notes(run_date),
+    )
+    registration = registration_list(persons, villages, region_name=settings.region_name)
+    folder = partition_dir(restricted, "registration", run_date)
+    write_xlsx(
+        registration,
+        folder / "registration.xlsx",
+        sheet="pendaftaran",
+        run_date=run_date,
+        notes=registration_notes(run_date, settings.region_name),
+    )
+    write_csv(registration, folder / "registration.csv")
+    grace = grace_list(persons, villages, run_date)
+    folder = partition_dir(restricted, "grace", run_date)
+    write_xlsx(grace, folder / "grace.xlsx", sheet="grace", run_date=run_date, notes=grace_notes(run_date))
+    write_csv(grace, folder / "grace.csv")
+    counts = {"review": review.height, "registration": registration.height, "grace": grace.height}
+    get_run_logger().info("work lists: %s", counts)
+    return counts

@@ -33,6 +33,11 @@ class ValidationSummary:
     persons: Path
     rules_version: str
     suite_version: str
+    # Where the run's Data Docs and village feedback will be once published (paths under the data dir).
+    data_docs: Path | None = None
+    data_docs_page: Path | None = None
+    feedback: Path | None = None
+    feedback_villages: int = 0
 
 
 @dataclass(frozen=True)

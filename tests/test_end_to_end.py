@@ -152,10 +152,17 @@ def test_outputs_read_as_one_dataset_with_polars_duckdb_and_pandas(data: Path) -
 
 
 def digest(folder: Path) -> dict[str, str]:
-    return {
+    tables = {
         str(p.relative_to(folder)): hashlib.sha256(pl.read_parquet(p).write_ipc(None).getvalue()).hexdigest()
         for p in sorted(folder.rglob("*.parquet"))
     }
+    # The work lists people open (review queue, registration and grace lists) must come out byte for byte too.
+    lists = {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.glob("restricted/**/*"))
+        if p.suffix in (".xlsx", ".csv")
+    }
+    return tables | lists
 
 
 def test_rerunning_a_date_gives_the_same_outputs_and_no_duplicate_rows(sample: Path, data: Path) -> None:
@@ -183,6 +190,9 @@ def test_an_export_that_fails_its_gate_stops_the_run_and_changes_nothing(
     cut = [line if i == 0 or i % 10 else line[:9] + line[11:] for i, line in enumerate(lines)]
     broken.write_text("\n".join(cut) + "\n", encoding="utf-8")
     before = digest(data)
+    # The run's Data Docs and feedback are staged before the export is read: they must not appear either.
+    reports = {p: p.read_bytes() for p in sorted((data / "reports").rglob("*")) if p.is_file()}
+    assert (data / "reports" / "data_docs" / "index.html").is_file()
     with pytest.raises(InputError, match="failed its checks"):
         run_pipeline(
             run_date=RUN,
@@ -193,4 +203,119 @@ def test_an_export_that_fails_its_gate_stops_the_run_and_changes_nothing(
             db=None,
         )
     assert digest(data) == before
+    assert {p: p.read_bytes() for p in sorted((data / "reports").rglob("*")) if p.is_file()} == reports
     assert not list((data / ".runs").glob("*"))
+
+
+def sheet_rows(path: Path) -> pl.DataFrame:
+    import openpyxl
+
+    rows = list(openpyxl.load_workbook(path, read_only=True).worksheets[0].values)
+    return pl.DataFrame([list(r) for r in rows[1:]], schema=[str(h) for h in rows[0]], orient="row")
+
+
+def test_work_lists_follow_the_statuses_and_stay_restricted(data: Path) -> None:
+    persons = partition(data, "restricted", "persons").with_columns(pl.col("status").cast(pl.String))
+
+    def niks(status: str) -> list[str]:
+        return sorted(persons.filter(pl.col("status") == status)["nik"])
+
+    folder = f"run_date={RUN}"
+    review = sheet_rows(data / "restricted" / "review" / folder / "review.xlsx")
+    assert sorted(review["nik"]) == sorted(niks("identity_conflict") + niks("probable_match"))
+    assert review.filter(pl.col("kpj").is_null() | pl.col("member_nama").is_null()).is_empty()
+    registration = pl.read_csv(data / "restricted" / "registration" / folder / "registration.csv", infer_schema=False)
+    assert sorted(registration["NIK"]) == niks("not_enrolled")
+    assert sorted(sheet_rows(data / "restricted" / "registration" / folder / "registration.xlsx")["NIK"]) == niks(
+        "not_enrolled"
+    )
+    grace = pl.read_csv(data / "restricted" / "grace" / folder / "grace.csv", infer_schema=False)
+    assert sorted(grace["NIK"]) == niks("grace")
+    assert niks("not_enrolled") and niks("grace") and len(review) > 0
+    assert {p.suffix for p in (data / "analytics").rglob("*") if p.is_file()} == {".parquet"}
+
+
+def test_review_decisions_are_honoured_on_the_next_run(sample: Path, data: Path, tmp_path: Path) -> None:
+    """The reviewer confirms every probable match and rejects every identity conflict of the first run."""
+    import shutil
+
+    review = sheet_rows(data / "restricted" / "review" / f"run_date={RUN}" / "review.xlsx")
+    decided = review.select(
+        "nik",
+        "kpj",
+        pl.when(pl.col("status") == "probable_match")
+        .then(pl.lit("same_person"))
+        .otherwise(pl.lit("different_person"))
+        .alias("decision"),
+        pl.lit("Petugas Dinsos").alias("decided_by"),
+        pl.lit("2026-11-26").alias("decided_at"),
+    )
+    reference = tmp_path / "reference"
+    shutil.copytree(sample / "reference", reference)
+    decided.write_csv(reference / "review_decisions.csv")
+    out = tmp_path / "data"
+    run_pipeline(
+        run_date=RUN,
+        submissions=sample / "submissions",
+        bpjs=sample / "bpjs",
+        reference=reference,
+        data_dir=out,
+        db=None,
+    )
+    before = partition(data, "restricted", "persons").with_columns(pl.col("status").cast(pl.String))
+    after = partition(out, "restricted", "persons").with_columns(pl.col("status").cast(pl.String))
+    pairs = before.join(after, on="nik", suffix="_after")
+    confirmed = pairs.filter(pl.col("status") == "probable_match")
+    assert confirmed.height > 0
+    state_status = {"covered": "active", "grace": "grace", "lapsed": "lapsed"}
+    assert confirmed["status_after"].to_list() == confirmed["state"].replace_strict(state_status).to_list()
+    assert set(confirmed["match_method_after"]) == {"nik_near"}
+    assert set(confirmed["decision_after"]) == {"same_person"}
+    rejected = pairs.filter(pl.col("status") == "identity_conflict")
+    assert rejected.height > 0
+    assert set(rejected["status_after"]) == {"not_enrolled"}
+    assert set(rejected["decision_after"]) == {"different_person"}
+    # Nothing is left to review, and the rejected people are now on the registration list.
+    assert not {"identity_conflict", "probable_match"} & set(after["status"])
+    assert len(sheet_rows(out / "restricted" / "review" / f"run_date={RUN}" / "review.xlsx")) == 0
+    registration = pl.read_csv(
+        out / "restricted" / "registration" / f"run_date={RUN}" / "registration.csv", infer_schema=False
+    )
+    assert set(rejected["nik"]) <= set(registration["NIK"])
+
+
+def test_analyst_parquet_is_zstd_hive_partitioned_in_bounded_row_groups(data: Path) -> None:
+    import pyarrow.parquet as pq
+
+    from warehouse.parquet import ROW_GROUP_SIZE
+
+    files = sorted((data / "analytics").rglob("*.parquet"))
+    assert files
+    for path in files:
+        assert path.parent.name == f"run_date={RUN}", path
+        meta = pq.ParquetFile(path).metadata
+        # The date lives in the folder name only, so readers never see two run_date columns.
+        assert "run_date" not in meta.schema.names, path
+        for group in range(meta.num_row_groups):
+            assert meta.row_group(group).num_rows <= ROW_GROUP_SIZE
+            assert {meta.row_group(group).column(c).compression for c in range(meta.num_columns)} == {"ZSTD"}
+    # Written under a staging name and renamed into place: no half-written or temporary files remain.
+    leftovers = [p for p in (data / "analytics").rglob("*") if p.name.startswith(".") or "tmp" in p.name.lower()]
+    assert not leftovers
+
+
+def test_every_row_not_taken_cleanly_is_in_its_villages_feedback_and_the_run_has_data_docs(data: Path) -> None:
+    import python_calamine
+
+    ledger = partition(data, "restricted", "submission_rows").with_columns(pl.col("outcome").cast(pl.String))
+    to_fix = ledger.filter(
+        (pl.col("outcome") != "superseded") & ((pl.col("outcome") != "accepted") | (pl.col("reasons").list.len() > 0))
+    )
+    listed = []
+    for path in sorted((data / "restricted" / "feedback" / f"run_date={RUN}").glob("*.xlsx")):
+        rows = python_calamine.CalamineWorkbook.from_path(str(path)).get_sheet_by_name("Baris bermasalah").to_python()
+        listed += [(r[0], int(r[1])) for r in rows[6:] if isinstance(r[1], float)]
+    assert sorted(listed) == sorted(to_fix.select("source_file", "source_row").rows())
+    docs = data / "reports" / "data_docs"
+    assert (docs / "index.html").is_file()
+    assert len(list((docs / "validations" / "submission_rows" / str(RUN)).glob("*/submission_rows.html"))) == 1

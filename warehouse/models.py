@@ -1,10 +1,14 @@
-"""Warehouse tables (SQLAlchemy 2). Dashboards read these; every run replaces its own run_date."""
+"""Warehouse tables (SQLAlchemy 2). Dashboards read these; every run replaces its own run_date.
+
+The schema is owned by the Alembic migrations in ``warehouse/migrations/``: these classes describe the head revision
+and a test checks that the migrated database and these models agree. Change a table here *and* add a revision.
+"""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Date, DateTime, Float, Integer, String, Text
+from sqlalchemy import BigInteger, Date, DateTime, Float, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -41,6 +45,26 @@ class CoverageMetric(Base):
     workforce_coverage: Mapped[float | None] = mapped_column(Float)
     workforce_year: Mapped[int | None] = mapped_column(Integer)
     workforce_source: Mapped[str | None] = mapped_column(Text)
+    # Revision 0002: what the regency pays each month, and the change of every count since the previous run.
+    premium_members: Mapped[int | None] = mapped_column(Integer)
+    premium_rate_rp: Mapped[int | None] = mapped_column(Integer)
+    premium_monthly_rp: Mapped[int | None] = mapped_column(BigInteger)
+    previous_run_date: Mapped[date | None] = mapped_column(Date)
+    submitted_rows_delta: Mapped[int | None] = mapped_column(Integer)
+    accepted_delta: Mapped[int | None] = mapped_column(Integer)
+    rejected_delta: Mapped[int | None] = mapped_column(Integer)
+    duplicates_delta: Mapped[int | None] = mapped_column(Integer)
+    superseded_delta: Mapped[int | None] = mapped_column(Integer)
+    persons_delta: Mapped[int | None] = mapped_column(Integer)
+    active_delta: Mapped[int | None] = mapped_column(Integer)
+    grace_delta: Mapped[int | None] = mapped_column(Integer)
+    lapsed_delta: Mapped[int | None] = mapped_column(Integer)
+    not_enrolled_delta: Mapped[int | None] = mapped_column(Integer)
+    identity_conflict_delta: Mapped[int | None] = mapped_column(Integer)
+    probable_match_delta: Mapped[int | None] = mapped_column(Integer)
+    enrolled_not_submitted_delta: Mapped[int | None] = mapped_column(Integer)
+    premium_members_delta: Mapped[int | None] = mapped_column(Integer)
+    members_active_total_delta: Mapped[int | None] = mapped_column(Integer)
 
 
 class PipelineRun(Base):
@@ -58,3 +82,21 @@ class PipelineRun(Base):
     inputs_sha256: Mapped[str] = mapped_column(Text)
     code_version: Mapped[str] = mapped_column(String(64))
     rules_version: Mapped[str] = mapped_column(String(32))
+    # Revision 0002: the version of cakupan/config/premium_rates.toml the premium was computed with.
+    premium_rates_version: Mapped[str | None] = mapped_column(String(32))
+
+
+class SubmissionFile(Base):
+    """One row per (run_date, path): every village file a run saw and what became of it (restricted/files)."""
+
+    __tablename__ = "submission_files"
+
+    run_date: Mapped[date] = mapped_column(Date, primary_key=True)
+    path: Mapped[str] = mapped_column(Text, primary_key=True)
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    kode_desa: Mapped[str | None] = mapped_column(String(16))
+    submitted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[str | None] = mapped_column(Text)
+    rejected_share: Mapped[float | None] = mapped_column(Float)

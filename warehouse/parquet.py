@@ -68,10 +68,17 @@ def swap_in(staging: Path, data_dir: Path, partitions: list[Path]) -> Iterator[N
         yield
     except BaseException:
         for target, backup in reversed(moved):
-            if target.exists():
-                shutil.rmtree(target)
+            _remove(target)
             if backup is not None:
                 backup.rename(target)
         raise
     finally:
         shutil.rmtree(trash, ignore_errors=True)
+
+
+def _remove(path: Path) -> None:
+    """Remove a swapped-in entry: a partition folder, or a single file such as reports/coverage_YYYY-MM-DD.html."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif path.exists() or path.is_symlink():
+        path.unlink()

@@ -1,7 +1,7 @@
 import polars as pl
 import pytest
 
-from cakupan.names import name_key, similarity
+from cakupan.names import name_key, similarity, similarity_of
 
 
 @pytest.mark.parametrize(
@@ -13,6 +13,16 @@ from cakupan.names import name_key, similarity
         ("MUH. RIZKI", "MUHAMMAD RIZKI"),
         ("Moch Rizki", "MUHAMMAD RIZKI"),
         ("Abd Muis", "ABDUL MUIS"),
+        ("ABD. MUIS", "ABDUL MUIS"),
+        ("M. Rizki", "MUHAMMAD RIZKI"),
+        ("MOH. RIZKI", "MUHAMMAD RIZKI"),
+        ("H.AHMAD YANI", "AHMAD YANI"),  # no space after the title's dot
+        ("Hj.Siti Aminah", "SITI AMINAH"),
+        ("Drs.H.Budi Santoso", "BUDI SANTOSO"),
+        ("Siti Aminah, S.Pd.I", "SITI AMINAH"),
+        ("Soekarno", "SUKARNO"),  # pre-1972 spelling: oe = u, dj = j, tj = c
+        ("Djoko Tjahjono", "JOKO CAHJONO"),
+        ("Hendra Haris", "HENDRA HARIS"),  # a name that starts like a title keeps it
         ("  rahmat   hidayat ", "RAHMAT HIDAYAT"),
         ("Manta'a", "MANTAA"),
         ("", None),
@@ -29,3 +39,10 @@ def test_similarity_is_elementwise_and_ignores_word_order() -> None:
     assert scores[0] == 1.0
     assert scores[1] < 0.5
     assert scores[2] is None
+
+
+def test_similarity_of_is_the_same_inside_a_lazy_plan() -> None:
+    frame = pl.LazyFrame({"a": ["AHMAD YANI", None, "SITI"], "b": ["YANI AHMAD", "X", "SITI AMINAH"]})
+    got = frame.select(similarity_of("a", "b").alias("s")).collect()["s"]
+    expected = similarity(pl.Series(["AHMAD YANI", None, "SITI"]), pl.Series(["YANI AHMAD", "X", "SITI AMINAH"]))
+    assert got.to_list() == expected.to_list()

@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cakupan.readers import RawTable, read_bpjs_export, read_submission
+from tests.xls import xls_bytes
 
 SUBMISSION_COLUMNS = [
     "source_row",
@@ -204,6 +205,32 @@ def test_xls_extension_with_xlsx_content_is_read_by_its_content(tmp_path: Path) 
     renamed = tmp_path / "list.xls"
     renamed.write_bytes(source.read_bytes())
     assert read_submission(renamed).rows.height == 1
+
+
+def test_a_real_xls_workbook_keeps_cell_types_title_rows_and_sheet_row_numbers(tmp_path: Path) -> None:
+    """Excel 97-2003 (BIFF8), as old office PCs still save it; python-calamine reads it like an xlsx."""
+    path = tmp_path / "usulan.xls"
+    path.write_bytes(
+        xls_bytes(
+            [
+                ["DAFTAR USULAN PEKERJA RENTAN", None, None, None],
+                [],
+                ["No", "NIK", "Nama", "Tgl Lahir"],
+                [1, "6203011205800003", "Budi", date(1980, 5, 12)],  # NIK typed as text, a date cell
+                [2, 6203011205800004, "Siti", "12-05-1980"],  # NIK typed as a number: flagged, never repaired
+                [],
+                [3, "6203011205800005", "Ani", 29353],  # a serial number
+            ]
+        )
+    )
+    assert path.read_bytes().startswith(b"\xd0\xcf\x11\xe0")  # an OLE2 file, not an xlsx renamed
+    table = read_submission(path)
+    assert table.error is None
+    assert records(table, "source_row", "nik", "nama", "tanggal_lahir", "nik_from_number", "extra") == [
+        (4, "6203011205800003", "Budi", "1980-05-12", False, '{"No":"1"}'),
+        (5, "6203011205800004", "Siti", "12-05-1980", True, '{"No":"2"}'),
+        (7, "6203011205800005", "Ani", "29353", False, '{"No":"3"}'),
+    ]
 
 
 def test_bpjs_export_with_a_program_group_header_and_numeric_kpj(tmp_path: Path) -> None:

@@ -1,9 +1,9 @@
-from datetime import date
+from datetime import date, datetime
 
 import polars as pl
 import pytest
 
-from cakupan.reconcile import member_states, reconcile, resolve_member_duplicates
+from cakupan.reconcile import DECISIONS_SCHEMA, member_states, reconcile, resolve_member_duplicates
 from cakupan.settings import load_rules
 
 RUN = date(2026, 11, 27)
@@ -152,3 +152,164 @@ def test_probable_match_needs_the_same_birth_date() -> None:
     listed = persons({"nik": "6203011705800003"})
     export = members({"nik": "6203011705800030", "tgl_lahir": date(1980, 5, 18)})
     assert status_of(reconcile(listed, export, RULES), "6203011705800003") == "not_enrolled"
+
+
+def test_twice_transposed_nik_is_not_a_probable_match() -> None:
+    # 6203011705800003 with digits 13-14 and 15-16 swapped: two typos, too far to call it the same person.
+    listed = persons({"nik": "6203011705800003"})
+    export = members({"nik": "6203011705803000"})
+    assert status_of(reconcile(listed, export, RULES), "6203011705800003") == "not_enrolled"
+
+
+def test_the_submitted_name_is_never_changed() -> None:
+    listed = persons({"nik": "6203011705800003", "nama": "H.Moch. Ahmad Yani, S.Pd."})
+    export = members({"nik": "6203011705800003", "nama": "MUHAMMAD AHMAD YANI"})
+    row = reconcile(listed, export, RULES).row(0, named=True)
+    # The key drops the title and expands MOCH., so the names agree; the name itself stays as the village wrote it.
+    assert (row["status"], row["name_similarity"]) == ("active", 1.0)
+    assert (row["nama"], row["member_nama"]) == ("H.Moch. Ahmad Yani, S.Pd.", "MUHAMMAD AHMAD YANI")
+
+
+def test_lazy_frames_give_the_same_result() -> None:
+    listed = persons({"nik": "6203011705800003"}, {"nik": "6203011705800045", "nama": "Dewi Lestari"})
+    export = members({"nik": "6203011705800003"}, {"nik": "6203011705800054", "nama": "DEWI LESTARI", "kpj": "2"})
+    eager = reconcile(listed, export, RULES)
+    assert reconcile(listed.lazy(), export.lazy(), RULES).equals(eager)
+    assert set(eager["status"].cast(pl.String)) == {"active", "probable_match"}
+
+
+# Review decisions: a reviewer's verdict on a pair (listed nik, member kpj) from the review queue.
+CONFLICT_NIK = "6203011705800037"
+NEAR_NIK = "6203011705800003"
+
+
+def decisions(*rows: tuple[str, str, str]) -> pl.DataFrame:
+    return pl.DataFrame(
+        [
+            {"nik": n, "kpj": k, "decision": d, "decided_by": "Rina (Dinsos)", "decided_at": datetime(2026, 11, 20)}
+            for n, k, d in rows
+        ],
+        schema=DECISIONS_SCHEMA,
+    )
+
+
+def conflict_case() -> tuple[pl.DataFrame, pl.DataFrame]:
+    listed = persons({"nik": CONFLICT_NIK, "nama": "Rina Marlina"})
+    export = members({"nik": CONFLICT_NIK, "nama": "RINA MARLINA BR SIANTURI", "kpj": "10000000004"})
+    return listed, export
+
+
+def test_identity_conflict_goes_to_review_without_a_decision() -> None:
+    listed, export = conflict_case()
+    row = reconcile(listed, export, RULES).row(0, named=True)
+    assert row["status"] == "identity_conflict"
+    assert row["name_similarity"] < RULES.name_match_min
+    assert row["decision"] is None
+
+
+def test_identity_conflict_confirmed_takes_the_members_state() -> None:
+    listed, export = conflict_case()
+    row = reconcile(listed, export, RULES, decisions((CONFLICT_NIK, "10000000004", "same_person"))).row(0, named=True)
+    # The member is covered on the run date; the match is still by NIK, and says it was decided.
+    assert (row["status"], row["match_method"], row["kpj"]) == ("active", "nik_exact", "10000000004")
+    assert (row["decision"], row["decision_kpj"], row["decided_by"]) == ("same_person", "10000000004", "Rina (Dinsos)")
+
+
+def test_identity_conflict_rejected_is_not_enrolled_and_the_member_stays_claimed() -> None:
+    listed, export = conflict_case()
+    result = reconcile(listed, export, RULES, decisions((CONFLICT_NIK, "10000000004", "different_person")))
+    # One NIK is one person_key: the member with the listed NIK is not reported again as enrolled_not_submitted,
+    # although the regency pays for it.
+    assert result.height == 1
+    row = result.row(0, named=True)
+    assert (row["status"], row["match_method"], row["kpj"], row["name_similarity"]) == (
+        "not_enrolled",
+        "none",
+        None,
+        None,
+    )
+    assert (row["decision"], row["decision_kpj"]) == ("different_person", "10000000004")
+
+
+def test_a_decision_about_another_kpj_changes_nothing() -> None:
+    # The export now resolves this NIK to another KPJ than the one the reviewer saw: the verdict is stale.
+    listed, export = conflict_case()
+    result = reconcile(listed, export, RULES, decisions((CONFLICT_NIK, "10000000099", "same_person")))
+    assert result.drop("decision", "decision_kpj", "decided_by", "decided_at").equals(
+        reconcile(listed, export, RULES).drop("decision", "decision_kpj", "decided_by", "decided_at")
+    )
+    assert result["decision"].item() is None
+
+
+def near_case(**member: object) -> tuple[pl.DataFrame, pl.DataFrame]:
+    listed = persons({"nik": NEAR_NIK})
+    # Last two digits swapped; regency-paid and covered unless overridden.
+    export = members({"nik": "6203011705800030", "kpj": "10000000007", **member})
+    return listed, export
+
+
+def test_probable_match_confirmed_takes_the_members_state() -> None:
+    listed, export = near_case(tgl_berakhir=date(2026, 10, 31))  # in grace on the run date
+    result = reconcile(listed, export, RULES, decisions((NEAR_NIK, "10000000007", "same_person")))
+    assert result.height == 1
+    row = result.row(0, named=True)
+    assert (row["status"], row["match_method"], row["member_nik"]) == ("grace", "nik_near", "6203011705800030")
+    assert row["decision"] == "same_person"
+
+
+def test_probable_match_rejected_frees_the_member_again() -> None:
+    listed, export = near_case()
+    result = reconcile(listed, export, RULES, decisions((NEAR_NIK, "10000000007", "different_person")))
+    # The person still has to be registered; the member the regency pays for is proposed by nobody after all.
+    assert {n: status_of(result, n) for n in result["nik"]} == {
+        NEAR_NIK: "not_enrolled",
+        "6203011705800030": "enrolled_not_submitted",
+    }
+    person = result.filter(pl.col("nik") == NEAR_NIK).row(0, named=True)
+    assert (person["match_method"], person["kpj"]) == ("none", None)
+    assert (person["decision"], person["decision_kpj"]) == ("different_person", "10000000007")
+
+
+def test_rejected_near_member_that_nobody_pays_for_is_not_reported() -> None:
+    listed, export = near_case(pembayar="MANDIRI", segmen="BPU")
+    result = reconcile(listed, export, RULES, decisions((NEAR_NIK, "10000000007", "different_person")))
+    assert result["nik"].to_list() == [NEAR_NIK]
+
+
+def test_confirmed_near_pair_holds_even_when_the_rules_would_not_find_it() -> None:
+    # Two listed people are one typo from the same member, so the rules see no unique pair; a reviewer settled it.
+    listed = persons({"nik": NEAR_NIK}, {"nik": "6203011705800012"})
+    export = members({"nik": "6203011705800002", "kpj": "10000000007"})
+    ambiguous = reconcile(listed, export, RULES)
+    assert {n: status_of(ambiguous, n) for n in ambiguous["nik"]} == {
+        NEAR_NIK: "not_enrolled",
+        "6203011705800012": "not_enrolled",
+        "6203011705800002": "enrolled_not_submitted",
+    }
+    result = reconcile(listed, export, RULES, decisions((NEAR_NIK, "10000000007", "same_person")))
+    assert {n: status_of(result, n) for n in result["nik"]} == {NEAR_NIK: "active", "6203011705800012": "not_enrolled"}
+
+
+def test_rejecting_one_candidate_leaves_the_other_as_probable_match() -> None:
+    listed = persons({"nik": NEAR_NIK})
+    export = members(
+        {"nik": "6203011705800030", "kpj": "10000000007"},  # swap of the last two digits
+        {"nik": "6203011705800004", "kpj": "10000000008"},  # last digit substituted
+    )
+    assert status_of(reconcile(listed, export, RULES), NEAR_NIK) == "not_enrolled"  # ambiguous
+    result = reconcile(listed, export, RULES, decisions((NEAR_NIK, "10000000007", "different_person")))
+    row = result.filter(pl.col("nik") == NEAR_NIK).row(0, named=True)
+    assert (row["status"], row["kpj"], row["decision"]) == ("probable_match", "10000000008", None)
+
+
+def test_the_later_of_two_decisions_on_a_pair_holds() -> None:
+    listed, export = conflict_case()
+    both = pl.concat(
+        [
+            decisions((CONFLICT_NIK, "10000000004", "same_person")),
+            decisions((CONFLICT_NIK, "10000000004", "different_person")).with_columns(
+                pl.lit(datetime(2026, 11, 25)).alias("decided_at")
+            ),
+        ]
+    )
+    assert status_of(reconcile(listed, export, RULES, both), CONFLICT_NIK) == "not_enrolled"

@@ -135,3 +135,18 @@ def test_warnings_do_not_reject() -> None:
     _, decided = decide(f, r, failures, max_rejected_share=0.5)
     assert decided["outcome"].cast(pl.String).item() == "accepted"
     assert decided["reasons"].item().to_list() == ["age_out_of_range"]
+
+
+def test_the_first_acceptable_copy_of_a_person_is_kept() -> None:
+    # Rows 2 and 3 are the same person; row 2 was rejected (say its birth date is unreadable), so row 3 is the one
+    # kept, not a duplicate of a row that was never taken. Row 4 is a plain second copy.
+    f = files(("a.csv", "s1", datetime(2026, 11, 1), None))
+    r = rows((0, 2, "1111", A), (0, 3, "1111", A), (0, 4, "1111", A), (0, 5, "2222", A))
+    failures = pl.DataFrame({"row_id": [0], "reason": ["birthdate_invalid"], "level": ["E"]})
+    _, decided = decide(f, r, failures, max_rejected_share=0.5)
+    assert decided.sort("row_id")["outcome"].cast(pl.String).to_list() == [
+        "rejected",
+        "accepted",
+        "duplicate_in_file",
+        "accepted",
+    ]

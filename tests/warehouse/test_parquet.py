@@ -58,3 +58,25 @@ def test_staged_outputs_are_the_runs_partitions_and_report_entries(tmp_path: Pat
         "reports/coverage_2026-11-27.html",
         "restricted/feedback/run_date=2026-11-27",
     ]
+
+
+def test_a_failure_restores_report_files_and_folders_as_well_as_partitions(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+
+    def staged(name: str, value: int) -> tuple[Path, list[Path]]:
+        staging = stage(tmp_path, name, value)
+        (staging / "reports" / "data_docs").mkdir(parents=True)
+        (staging / "reports" / "data_docs" / "index.html").write_text(f"docs {value}")
+        (staging / "reports" / "coverage_2026-11-27.html").write_text(f"report {value}")
+        return staging, staged_outputs(staging, RUN)
+
+    first, entries = staged("s1", 1)
+    with swap_in(first, data, entries):
+        pass
+    staging, entries = staged("s2", 2)
+    # The report (a file) sits between two folders in the swap order: every entry must come back.
+    with pytest.raises(RuntimeError), swap_in(staging, data, entries):
+        raise RuntimeError("warehouse commit failed")
+    assert read(data) == [1]
+    assert (data / "reports" / "coverage_2026-11-27.html").read_text() == "report 1"
+    assert (data / "reports" / "data_docs" / "index.html").read_text() == "docs 1"
