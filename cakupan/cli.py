@@ -77,24 +77,31 @@ def _parser() -> argparse.ArgumentParser:
         "`cakupan run` refuses a warehouse whose schema is behind; only a brand-new empty SQLite file is created "
         "at the newest schema on the fly.",
     )
-    upgrade.add_argument("--data-dir", type=Path, default=Path("data"), help="output root (default ./data)")
+    upgrade.add_argument("--data-dir", type=Path, help="output root (default ./data, or CAKUPAN_DATA_DIR)")
     upgrade.add_argument("--db", help="warehouse SQLAlchemy URL (default sqlite:///DATA_DIR/warehouse.db)")
     return parser
 
 
 def _run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--run-date", help="the day the run reports on, YYYY-MM-DD (default: today in Asia/Jakarta)")
-    parser.add_argument("--data-dir", type=Path, default=Path("data"), help="output root (default ./data)")
+    parser.add_argument("--data-dir", type=Path, help="output root (default ./data, or CAKUPAN_DATA_DIR)")
     parser.add_argument("--db", help="warehouse SQLAlchemy URL (default sqlite:///DATA_DIR/warehouse.db)")
 
 
+def settings_from(data_dir: Path | None, db: str | None) -> Settings:
+    """The settings of a command: its flags where given, else the environment (CAKUPAN_DATA_DIR, CAKUPAN_DB_URL)."""
+    settings = Settings()
+    given = {"data_dir": data_dir, "db_url": db}
+    return settings.model_copy(update={k: v for k, v in given.items() if v is not None})
+
+
 def run_pipeline(
-    *, run_date: date, submissions: Path, bpjs: Path, reference: Path, data_dir: Path, db: str | None
+    *, run_date: date, submissions: Path, bpjs: Path, reference: Path, data_dir: Path | None, db: str | None
 ) -> RunSummary:
     """Check the inputs, then run the nightly flow; InputError carries the one-line reason when it cannot run."""
     from warehouse.store import connect
 
-    settings = Settings(data_dir=data_dir, db_url=db)
+    settings = settings_from(data_dir, db)
     submissions_folder(submissions)
     choose_export(bpjs, run_date)
     load_villages(reference)
@@ -144,9 +151,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"sample written to {args.out}: {summary}")
             return 0
         if args.command == "db":
-            from warehouse.store import upgrade
+            from warehouse.lock import create_lock_table
+            from warehouse.store import connect, upgrade
 
-            before, after = upgrade(Settings(data_dir=args.data_dir, db_url=args.db).warehouse_url)
+            url = settings_from(args.data_dir, args.db).warehouse_url
+            before, after = upgrade(url)
+            engine = connect(url)
+            try:
+                create_lock_table(engine)
+            finally:
+                engine.dispose()
             print(
                 f"warehouse schema upgraded: {before or 'no revision'} -> {after}"
                 if before != after
@@ -157,7 +171,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "demo":
             from cakupan.sample import SAMPLE_AS_OF, write_sample
 
-            sample_dir = args.data_dir / "sample"
+            sample_dir = settings_from(args.data_dir, args.db).data_dir / "sample"
             write_sample(sample_dir, seed=args.seed, overwrite=True)
             run_date = parse_run_date(args.run_date) if args.run_date else SAMPLE_AS_OF
             result = run_pipeline(

@@ -108,3 +108,11 @@ def test_help_explains_each_command(command: str, capsys: pytest.CaptureFixture[
         main([command, "--help"])
     assert exit_.value.code == 0
     assert len(capsys.readouterr().out) > 300
+
+
+def test_the_environment_names_the_warehouse_when_no_flag_does(
+    inputs: dict[str, Path], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CAKUPAN_DB_URL", "postgresql+psycopg://postgres@127.0.0.1:1/from_env")
+    argv = [a for a in args(inputs["root"]) if a != "--data-dir" and a != str(inputs["root"] / "data")]
+    assert "warehouse database unreachable" in one_line_error(capsys, argv)
