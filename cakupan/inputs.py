@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from datetime import date, datetime
 from pathlib import Path
@@ -50,3 +51,12 @@ def choose_export(path: Path, run_date: date) -> Path:
     if not dated:
         raise InputError(f"no BPJS export dated on or before {run_date} in {path}")
     return max(dated)[2]
+
+
+def file_sha256(path: Path) -> str:
+    """The fingerprint of a file's bytes: two files with the same sha256 are one submission."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -7,7 +7,6 @@ target, the PII key) rerun with ``force``.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -16,6 +15,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from sqlalchemy import create_engine, select
 
+from cakupan.inputs import file_sha256
 from tasks.ingest import submission_files
 from warehouse.models import PipelineRun
 
@@ -26,14 +26,6 @@ class PublishedRun:
 
     run_id: str
     finished_at: datetime
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def inputs_fingerprint(submissions: Path, export_file: Path) -> str:

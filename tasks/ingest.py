@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -11,6 +10,7 @@ import polars as pl
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
+from cakupan.inputs import file_sha256
 from cakupan.readers import empty_submission_rows, read_submission
 from cakupan.submissions import code_in_name, date_in_name
 from tasks.summaries import IngestSummary, RunPaths
@@ -27,14 +27,6 @@ def submission_files(folder: Path) -> list[Path]:
         and not p.name.startswith((".", "~$"))
         and not any(part.startswith(".") for part in p.relative_to(folder).parts)
     )
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 FILES_SCHEMA = pl.Schema(
@@ -70,7 +62,7 @@ def read_folder(submissions: Path, timezone: str) -> tuple[pl.DataFrame, pl.Data
             {
                 "file_id": file_id,
                 "source_file": relative,
-                "sha256": _sha256(path),
+                "sha256": file_sha256(path),
                 "submitted_at": date_in_name(path.name) or mtime,
                 "read_error": "file_unreadable" if table is None else table.error,
                 "read_detail": f"unsupported file type {path.suffix!r}" if table is None else table.error_detail,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from datetime import date
 from pathlib import Path
 
@@ -11,6 +10,7 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from cakupan.errors import InputError
+from cakupan.inputs import file_sha256
 from cakupan.metrics import coverage_metrics
 from cakupan.pii import person_key
 from cakupan.readers import read_bpjs_export
@@ -86,7 +86,7 @@ def load_bpjs_export(export_file: Path, run_date: date, settings: Settings, path
     )
     return ExportSummary(
         export_file=export_file,
-        export_sha256=hashlib.sha256(export_file.read_bytes()).hexdigest(),
+        export_sha256=file_sha256(export_file),
         rows=members.height,
         duplicate_niks=duplicates,
         dropped_rows=bad.height,
