@@ -25,8 +25,8 @@ from cakupan.report import coverage_report_html, desa_rows, kecamatan_rows, summ
 from cakupan.settings import Settings
 from expectations.gx import validate
 from tasks.summaries import RunPaths, RunSummary
-from warehouse.parquet import partition_dir, staged_outputs, swap_in, write_partition
-from warehouse.store import connect, kabupaten_history, previous_metrics, replace_run
+from warehouse.parquet import partition_dir, recover_interrupted_swaps, staged_outputs, swap_in, write_partition
+from warehouse.store import connect, kabupaten_history, previous_metrics, replace_run, run_committed
 
 REPORTS = "reports"
 DATA_DOCS_INDEX = Path(REPORTS) / "data_docs" / "index.html"
@@ -154,9 +154,13 @@ def publish_outputs(
     files = pl.read_parquet(staged_files / "part-0.parquet") if staged_files.is_dir() else None
     engine = connect(db_url)
     outputs = staged_outputs(paths.staging, run_date)
+    run_id = str(run_record["run_id"])
     try:
+        # A run of this date killed while swapping left a journal: finish or undo its swap before this one.
+        for killed in recover_interrupted_swaps(paths.data_dir, run_date, lambda rid: run_committed(engine, rid)):
+            get_run_logger().warning("cleaned up the interrupted publish of run %s", killed)
         # Files first, then the commit inside the swap: a failed commit puts the previous partitions back.
-        with swap_in(paths.staging, paths.data_dir, outputs):
+        with swap_in(paths.staging, paths.data_dir, outputs, run_id=run_id, run_date=run_date):
             replace_run(engine, run_date, metrics, run_record, files)
     finally:
         engine.dispose()

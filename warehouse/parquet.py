@@ -7,12 +7,14 @@ and a failed run leaves the previous outputs as they were.
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
-import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -46,34 +48,62 @@ def staged_outputs(staging: Path, run_date: date) -> list[Path]:
     return sorted(partitions | entries)
 
 
+JOURNAL = "journal.json"
+
+
 @contextmanager
-def swap_in(staging: Path, data_dir: Path, partitions: list[Path]) -> Iterator[None]:
+def swap_in(staging: Path, data_dir: Path, partitions: list[Path], *, run_id: str, run_date: date) -> Iterator[None]:
     """Move staged partitions (paths relative to ``staging``) into ``data_dir``; undo if the block fails.
 
-    The old partitions wait in a trash folder until the block (the warehouse commit) succeeds.
+    The old partitions wait in a trash folder until the block (the warehouse commit) succeeds. The plan is written
+    to a journal there first, so a process killed half-way can be undone by ``recover_interrupted_swaps``.
     """
-    trash = data_dir / ".trash" / uuid.uuid4().hex
-    moved: list[tuple[Path, Path | None]] = []
+    trash = data_dir / ".trash" / f"{run_date.isoformat()}_{run_id}"
+    trash.mkdir(parents=True, exist_ok=True)
+    plan = [{"path": str(relative), "had_previous": os.path.lexists(data_dir / relative)} for relative in partitions]
+    (trash / JOURNAL).write_text(json.dumps({"run_id": run_id, "run_date": run_date.isoformat(), "moves": plan}))
     try:
         for relative in partitions:
             target = data_dir / relative
             target.parent.mkdir(parents=True, exist_ok=True)
-            backup: Path | None = None
-            if target.exists():
+            if os.path.lexists(target):
                 backup = trash / relative
                 backup.parent.mkdir(parents=True, exist_ok=True)
                 target.rename(backup)
-            moved.append((target, backup))
             (staging / relative).rename(target)
         yield
     except BaseException:
-        for target, backup in reversed(moved):
-            _remove(target)
-            if backup is not None:
-                backup.rename(target)
+        _undo(data_dir, trash, plan)
         raise
     finally:
         shutil.rmtree(trash, ignore_errors=True)
+
+
+def recover_interrupted_swaps(data_dir: Path, run_date: date, committed: Callable[[str], bool]) -> list[str]:
+    """Finish what a killed run of ``run_date`` left: undo its swap unless its warehouse commit happened.
+
+    Call it while holding the date's lock, before publishing. Returns the run ids it cleaned up.
+    """
+    cleaned = []
+    for journal in sorted((data_dir / ".trash").glob(f"{run_date.isoformat()}_*/{JOURNAL}")):
+        info = json.loads(journal.read_text())
+        if not committed(info["run_id"]):
+            _undo(data_dir, journal.parent, info["moves"])
+        shutil.rmtree(journal.parent, ignore_errors=True)
+        cleaned.append(str(info["run_id"]))
+    return cleaned
+
+
+def _undo(data_dir: Path, trash: Path, plan: list[dict[str, Any]]) -> None:
+    """Put back what a swap replaced. An entry whose old version was never moved aside is left alone."""
+    for move in reversed(plan):
+        target, backup = data_dir / move["path"], trash / move["path"]
+        if move["had_previous"]:
+            if os.path.lexists(backup):
+                _remove(target)
+                backup.rename(target)
+        else:
+            _remove(target)
 
 
 def _remove(path: Path) -> None:

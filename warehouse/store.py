@@ -189,3 +189,9 @@ def kabupaten_history(engine: Engine, before: date) -> pl.DataFrame:
         "premium_monthly_rp": pl.Int64,
     }
     return pl.DataFrame([dict(r) for r in rows], schema=schema)
+
+
+def run_committed(engine: Engine, run_id: str) -> bool:
+    """Whether the warehouse holds the record of run ``run_id``, i.e. its publishing transaction committed."""
+    with engine.connect() as conn:
+        return conn.scalar(select(PipelineRun.run_id).where(PipelineRun.run_id == run_id)) is not None

@@ -4,7 +4,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from warehouse.parquet import partition_dir, staged_outputs, swap_in, write_partition
+from warehouse.parquet import partition_dir, recover_interrupted_swaps, staged_outputs, swap_in, write_partition
 
 RUN = date(2026, 11, 27)
 
@@ -22,9 +22,9 @@ def read(data: Path) -> list[int]:
 def test_swap_replaces_the_partition(tmp_path: Path) -> None:
     data = tmp_path / "data"
     part = [partition_dir(Path("analytics"), "coverage", RUN)]
-    with swap_in(stage(tmp_path, "s1", 1), data, part):
+    with swap_in(stage(tmp_path, "s1", 1), data, part, run_id="r", run_date=RUN):
         pass
-    with swap_in(stage(tmp_path, "s2", 2), data, part):
+    with swap_in(stage(tmp_path, "s2", 2), data, part, run_id="r", run_date=RUN):
         pass
     assert read(data) == [2]
     assert not (data / ".trash").exists() or not any((data / ".trash").iterdir())
@@ -33,9 +33,9 @@ def test_swap_replaces_the_partition(tmp_path: Path) -> None:
 def test_a_failure_inside_the_swap_restores_the_previous_partition(tmp_path: Path) -> None:
     data = tmp_path / "data"
     part = [partition_dir(Path("analytics"), "coverage", RUN)]
-    with swap_in(stage(tmp_path, "s1", 1), data, part):
+    with swap_in(stage(tmp_path, "s1", 1), data, part, run_id="r", run_date=RUN):
         pass
-    with pytest.raises(RuntimeError), swap_in(stage(tmp_path, "s2", 2), data, part):
+    with pytest.raises(RuntimeError), swap_in(stage(tmp_path, "s2", 2), data, part, run_id="r", run_date=RUN):
         raise RuntimeError("warehouse commit failed")
     assert read(data) == [1]
 
@@ -71,12 +71,75 @@ def test_a_failure_restores_report_files_and_folders_as_well_as_partitions(tmp_p
         return staging, staged_outputs(staging, RUN)
 
     first, entries = staged("s1", 1)
-    with swap_in(first, data, entries):
+    with swap_in(first, data, entries, run_id="r", run_date=RUN):
         pass
     staging, entries = staged("s2", 2)
     # The report (a file) sits between two folders in the swap order: every entry must come back.
-    with pytest.raises(RuntimeError), swap_in(staging, data, entries):
+    with pytest.raises(RuntimeError), swap_in(staging, data, entries, run_id="r", run_date=RUN):
         raise RuntimeError("warehouse commit failed")
     assert read(data) == [1]
     assert (data / "reports" / "coverage_2026-11-27.html").read_text() == "report 1"
     assert (data / "reports" / "data_docs" / "index.html").read_text() == "docs 1"
+
+
+KILLER = """
+import os, shutil, sys
+from datetime import date
+from pathlib import Path
+from warehouse.parquet import swap_in
+
+moment, staging, data = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
+entries = [Path(p) for p in sys.argv[4:]]
+renames = 0
+original = Path.rename
+
+
+def rename(self, target):
+    global renames
+    renames += 1
+    if moment == "renaming" and renames == 3:  # first entry swapped, second not yet touched: the kill
+        os._exit(9)
+    return original(self, target)
+
+
+Path.rename = rename
+with swap_in(staging, data, entries, run_id="killed", run_date=date(2026, 11, 27)):
+    if moment == "after-commit":  # everything renamed and committed; killed before the trash is emptied
+        shutil.rmtree = lambda *a, **k: os._exit(9)
+"""
+
+
+@pytest.mark.parametrize(
+    ("moment", "committed", "seen_after_kill", "after_recovery"),
+    [
+        ("renaming", False, [[2], [1]], [[1], [1]]),  # half new, half old: the old outputs come back whole
+        ("after-commit", True, [[2], [2]], [[2], [2]]),  # the commit happened: the new outputs stay
+    ],
+)
+def test_a_swap_killed_half_way_is_undone_or_finished_by_the_next_publish(
+    tmp_path: Path, moment: str, committed: bool, seen_after_kill: list, after_recovery: list
+) -> None:
+    import subprocess
+    import sys
+
+    data = tmp_path / "data"
+    entries = [partition_dir(Path(zone), "coverage", RUN) for zone in ("analytics", "restricted")]
+    with swap_in(stage_both(tmp_path, "old", 1), data, entries, run_id="first", run_date=RUN):
+        pass
+    done = subprocess.run(
+        [sys.executable, "-c", KILLER, moment, str(stage_both(tmp_path, "new", 2)), str(data), *map(str, entries)],
+        cwd=Path(__file__).parents[2],
+    )
+    assert done.returncode == 9
+    assert [pl.read_parquet(data / e)["x"].to_list() for e in entries] == seen_after_kill
+
+    assert recover_interrupted_swaps(data, RUN, committed=lambda run_id: committed) == ["killed"]
+    assert [pl.read_parquet(data / e)["x"].to_list() for e in entries] == after_recovery
+    assert not any((data / ".trash").iterdir())
+
+
+def stage_both(tmp_path: Path, name: str, value: int) -> Path:
+    staging = tmp_path / name
+    for zone in ("analytics", "restricted"):
+        write_partition(pl.DataFrame({"x": [value]}), staging / zone, "coverage", RUN)
+    return staging
