@@ -34,27 +34,9 @@ DECISIONS_SCHEMA: dict[str, pl.DataType] = {
     "decided_by": pl.String(),
     "decided_at": pl.Datetime("us"),
 }
-# What the reconciliation adds to a person's own columns: the verdict, the member it rests on, the review decision.
-EVIDENCE_COLUMNS = (
-    "status",
-    "match_method",
-    "name_similarity",
-    "kpj",
-    "member_nik",
-    "member_nama",
-    "member_birth_date",
-    "state",
-    "paid_by_regency",
-    "paid_through",
-    "grace_end",
-    "pembayar",
-    "decision",
-    "decision_kpj",
-    "decided_by",
-    "decided_at",
-)
 # The member's side of a row; emptied when a reviewer decided the member is someone else.
 _MEMBER_COLUMNS = (
+    "name_similarity",
     "kpj",
     "member_nik",
     "member_nama",
@@ -64,8 +46,9 @@ _MEMBER_COLUMNS = (
     "paid_through",
     "grace_end",
     "pembayar",
-    "name_similarity",
 )
+# What the reconciliation adds to a person's own columns: the verdict, the member it rests on, the review decision.
+EVIDENCE_COLUMNS = ("status", "match_method", *_MEMBER_COLUMNS, "decision", "decision_kpj", "decided_by", "decided_at")
 _STATE_STATUS = {"covered": "active", "grace": "grace", "lapsed": "lapsed"}
 
 Frame = TypeVar("Frame", pl.DataFrame, pl.LazyFrame)
