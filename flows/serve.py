@@ -48,7 +48,8 @@ def main(argv: list[str] | None = None) -> int:
     server = subprocess.Popen([PREFECT, "server", "start", "--host", "127.0.0.1", "--port", str(args.port)], env=env)
     worker: subprocess.Popen[bytes] | None = None
     try:
-        _wait_healthy(api, server)
+        if not wait_healthy(api, server):
+            raise SystemExit(f"the Prefect server did not answer at {api}")
         subprocess.run(
             [PREFECT, "work-pool", "create", "cakupan", "--type", "process", "--overwrite"], env=env, check=True
         )
@@ -78,16 +79,17 @@ def _stop(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def _wait_healthy(api: str, server: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 180
+def wait_healthy(api: str, server: subprocess.Popen[bytes], timeout_seconds: float = 180) -> bool:
+    """Whether the Prefect server answers /health before it exits or the time is up (a fresh one migrates first)."""
+    deadline = time.monotonic() + timeout_seconds
     while time.monotonic() < deadline and server.poll() is None:
         try:
             if httpx.get(f"{api}/health", timeout=2).status_code == 200:
-                return
+                return True
         except httpx.HTTPError:
             pass
         time.sleep(0.5)
-    raise SystemExit(f"the Prefect server did not answer at {api}")
+    return False
 
 
 if __name__ == "__main__":

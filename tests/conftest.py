@@ -54,3 +54,16 @@ def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
         temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}),
     ):
         yield
+
+
+@pytest.fixture
+def minimal_inputs(tmp_path: Path) -> Path:
+    """The smallest input tree a run accepts: an empty inbox, a header-only export dated 2026-11-25, one village."""
+    (tmp_path / "submissions").mkdir()
+    (tmp_path / "bpjs").mkdir()
+    (tmp_path / "bpjs" / "bpjs_export_2026-11-25.csv").write_text("KPJ,NIK,NAMA\n")
+    (tmp_path / "reference").mkdir()
+    (tmp_path / "reference" / "villages.csv").write_text(
+        "kode_desa,nama_desa,kode_kecamatan,nama_kecamatan,kuota\n62.03.01.2001,Sei Asam,62.03.01,Selat,40\n"
+    )
+    return tmp_path

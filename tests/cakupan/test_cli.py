@@ -12,15 +12,8 @@ from cakupan.cli import main
 
 
 @pytest.fixture
-def inputs(tmp_path: Path) -> dict[str, Path]:
-    (tmp_path / "submissions").mkdir()
-    (tmp_path / "bpjs").mkdir()
-    (tmp_path / "bpjs" / "bpjs_export_2026-11-25.csv").write_text("KPJ,NIK,NAMA\n")
-    (tmp_path / "reference").mkdir()
-    (tmp_path / "reference" / "villages.csv").write_text(
-        "kode_desa,nama_desa,kode_kecamatan,nama_kecamatan,kuota\n62.03.01.2001,Sei Asam,62.03.01,Selat,40\n"
-    )
-    return {"root": tmp_path}
+def inputs(minimal_inputs: Path) -> dict[str, Path]:
+    return {"root": minimal_inputs}
 
 
 def args(root: Path, **override: str) -> list[str]:

@@ -11,15 +11,8 @@ from warehouse.store import head_revision, upgrade
 
 
 @pytest.fixture
-def inputs(tmp_path: Path) -> Path:
-    (tmp_path / "submissions").mkdir()
-    (tmp_path / "bpjs").mkdir()
-    (tmp_path / "bpjs" / "bpjs_export_2026-11-25.csv").write_text("KPJ,NIK,NAMA\n")
-    (tmp_path / "reference").mkdir()
-    (tmp_path / "reference" / "villages.csv").write_text(
-        "kode_desa,nama_desa,kode_kecamatan,nama_kecamatan,kuota\n62.03.01.2001,Sei Asam,62.03.01,Selat,40\n"
-    )
-    return tmp_path
+def inputs(minimal_inputs: Path) -> Path:
+    return minimal_inputs
 
 
 def run_args(root: Path, db: str) -> list[str]:

@@ -26,6 +26,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 
 from cakupan.pii import person_key
+from flows.serve import wait_healthy
 from tests.conftest import _postgres_database
 from tests.flows.conftest import RUN, snapshot
 
@@ -104,20 +105,6 @@ def clean_environment(**extra: str) -> dict[str, str]:
     return env | extra
 
 
-def wait_healthy(api: str, server: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            break
-        try:
-            if httpx.get(f"{api}/health", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    raise AssertionError(f"prefect server did not start:\n{log.read_text()[-3000:]}")
-
-
 def stop(process: subprocess.Popen[bytes]) -> None:
     if process.poll() is None:
         os.killpg(process.pid, signal.SIGTERM)
@@ -158,7 +145,7 @@ def prefect(
         )
     worker = None
     try:
-        wait_healthy(api, server, server_log)
+        assert wait_healthy(api, server), f"prefect server did not start:\n{server_log.read_text()[-3000:]}"
         for command in (["work-pool", "create", "cakupan", "--type", "process"], ["--no-prompt", "deploy", "--all"]):
             done = subprocess.run([PREFECT, *command], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
             assert done.returncode == 0, done.stdout + done.stderr

@@ -102,15 +102,9 @@ def test_a_village_code_is_a_kemendagri_code(given: str, expected: str | None) -
 
 
 @pytest.fixture
-def inputs(tmp_path: Path) -> InputFolders:
-    (tmp_path / "submissions").mkdir()
-    (tmp_path / "bpjs").mkdir()
-    (tmp_path / "bpjs" / "bpjs_export_2026-11-25.csv").write_text("KPJ,NIK,NAMA\n")
-    (tmp_path / "reference").mkdir()
-    (tmp_path / "reference" / "villages.csv").write_text(
-        "kode_desa,nama_desa,kode_kecamatan,nama_kecamatan,kuota\n62.03.01.2001,Sei Asam,62.03.01,Selat,40\n"
-    )
-    return InputFolders(submissions=tmp_path / "submissions", bpjs=tmp_path / "bpjs", reference=tmp_path / "reference")
+def inputs(minimal_inputs: Path) -> InputFolders:
+    root = minimal_inputs
+    return InputFolders(submissions=root / "submissions", bpjs=root / "bpjs", reference=root / "reference")
 
 
 def test_an_unknown_village_stops_the_run_before_any_work(inputs: InputFolders) -> None:
