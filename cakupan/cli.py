@@ -102,6 +102,8 @@ def run_pipeline(
     from warehouse.store import connect
 
     settings = settings_from(data_dir, db)
+    # The flow checks these again (a deployment has no CLI in front of it); here they fail in a second, before
+    # Prefect's temporary API takes its seconds to start.
     submissions_folder(submissions)
     choose_export(bpjs, run_date)
     load_villages(reference)

@@ -137,8 +137,8 @@ def compute_coverage(
     paths: RunPaths,
 ) -> Path:
     """Coverage per desa, kecamatan and kabupaten, staged for analysts and kept for the warehouse."""
-    rows = pl.read_parquet(paths.staging / "restricted" / "submission_rows" / f"run_date={run_date}" / "part-0.parquet")
-    persons = pl.read_parquet(paths.staging / "restricted" / "persons" / f"run_date={run_date}" / "part-0.parquet")
+    rows = pl.read_parquet(partition_dir(paths.staging / "restricted", "submission_rows", run_date) / "part-0.parquet")
+    persons = pl.read_parquet(partition_dir(paths.staging / "restricted", "persons", run_date) / "part-0.parquet")
     metrics = coverage_metrics(
         run_date=run_date,
         rows=rows,
@@ -158,7 +158,7 @@ def compute_coverage(
 @task(name="write-worklists", cache_policy=NO_CACHE)
 def write_worklists(run_date: date, villages: pl.DataFrame, settings: Settings, paths: RunPaths) -> dict[str, int]:
     """The lists people work from, staged under restricted/: review queue, registration list, grace list."""
-    persons = pl.read_parquet(paths.staging / "restricted" / "persons" / f"run_date={run_date}" / "part-0.parquet")
+    persons = pl.read_parquet(partition_dir(paths.staging / "restricted", "persons", run_date) / "part-0.parquet")
     restricted = paths.staging / "restricted"
     review = review_queue(persons, villages, name_match_min=settings.rules.name_match_min)
     write_xlsx(
