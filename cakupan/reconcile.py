@@ -153,7 +153,7 @@ def _near_candidates(persons: pl.LazyFrame, unclaimed: pl.LazyFrame, rules: Rule
     )
 
 
-def _latest_decisions(decisions: pl.DataFrame | pl.LazyFrame | None) -> pl.LazyFrame:
+def latest_decisions(decisions: pl.DataFrame | pl.LazyFrame | None) -> pl.LazyFrame:
     """One decision per (nik, kpj): a reviewer who changes their mind is heard on the later date."""
     if decisions is None:
         return pl.LazyFrame(schema=DECISIONS_SCHEMA)
@@ -194,11 +194,15 @@ def reconcile(
         >>> result = reconcile(persons, members, load_rules(), decisions=None)  # doctest: +SKIP
         >>> result.group_by("status").len()  # doctest: +SKIP
     """
-    person_columns = persons.lazy().collect_schema().names()
-    listed = persons.lazy().with_columns(name_key(pl.col("nama")).alias("name_key"))
-    export = members.lazy().with_columns(name_key(pl.col("nama")).alias("name_key"))
-    decided = _latest_decisions(decisions)
-    member_side = export.select(
+    decided = latest_decisions(decisions)
+    exact, missing, unclaimed = match_exact(persons, members, rules, decided)
+    confirmed = confirmed_near_pairs(decided, missing, unclaimed)
+    rest = match_near(missing, unclaimed, rules, decided, confirmed)
+    return finish(pl.concat([exact, rest], how="diagonal_relaxed"), persons.lazy().collect_schema().names()).collect()
+
+
+def _member_side(export: pl.LazyFrame) -> pl.LazyFrame:
+    return export.select(
         pl.col("nik").alias("member_nik"),
         "kpj",
         pl.col("nama").alias("member_nama"),
@@ -210,42 +214,88 @@ def reconcile(
         "grace_end",
         "pembayar",
     )
-    state_status = pl.col("state").replace_strict(_STATE_STATUS, return_dtype=pl.String)
-    confirmed = (pl.col("decision") == "same_person").fill_null(False)
-    rejected = (pl.col("decision") == "different_person").fill_null(False)
 
+
+_STATE_STATUS_EXPR = pl.col("state").replace_strict(_STATE_STATUS, return_dtype=pl.String)
+_CONFIRMED = (pl.col("decision") == "same_person").fill_null(False)
+_REJECTED = (pl.col("decision") == "different_person").fill_null(False)
+
+
+def match_exact(
+    persons: pl.DataFrame | pl.LazyFrame,
+    members: pl.DataFrame | pl.LazyFrame,
+    rules: Rules,
+    decided: pl.LazyFrame,
+) -> tuple[pl.LazyFrame, pl.LazyFrame, pl.LazyFrame]:
+    """The same-NIK half of ``reconcile``: (rows of persons found under their own NIK, persons not found, members
+    no listed NIK claims). Answers only questions about one NIK, so it runs per NIK partition."""
+    listed = persons.lazy().with_columns(name_key(pl.col("nama")).alias("name_key"))
+    export = members.lazy().with_columns(name_key(pl.col("nama")).alias("name_key"))
+    member_side = _member_side(export)
     # Same NIK on both sides: the names decide, unless a reviewer already has.
     exact = (
         listed.join(member_side, left_on="nik", right_on="member_nik", how="inner", coalesce=False)
         .with_columns(similarity_of("name_key", "member_name_key").alias("name_similarity"))
         .join(decided, on=["nik", "kpj"], how="left")
         .with_columns(
-            pl.when(rejected)
+            pl.when(_REJECTED)
             .then(pl.lit("not_enrolled"))
-            .when(confirmed | (pl.col("name_similarity") >= rules.name_match_min))
-            .then(state_status)
+            .when(_CONFIRMED | (pl.col("name_similarity") >= rules.name_match_min))
+            .then(_STATE_STATUS_EXPR)
             .otherwise(pl.lit("identity_conflict"))
             .alias("status"),
-            pl.when(rejected).then(pl.lit("none")).otherwise(pl.lit("nik_exact")).alias("match_method"),
+            pl.when(_REJECTED).then(pl.lit("none")).otherwise(pl.lit("nik_exact")).alias("match_method"),
             pl.when(pl.col("decision").is_not_null()).then(pl.col("kpj")).alias("decision_kpj"),
         )
-        .with_columns(pl.when(~rejected).then(pl.col(c)).alias(c) for c in _MEMBER_COLUMNS)
+        .with_columns(pl.when(~_REJECTED).then(pl.col(c)).alias(c) for c in _MEMBER_COLUMNS)
     )
-
     missing = listed.join(member_side.select("member_nik"), left_on="nik", right_on="member_nik", how="anti")
     unclaimed = export.join(listed.select("nik"), on="nik", how="anti")
+    return exact, missing, unclaimed
 
-    # A confirmed near pair holds whatever the automatic rules now say, as long as it is unambiguous.
-    confirmed_near = (
+
+def confirmed_near_pairs(decided: pl.LazyFrame, missing: pl.LazyFrame, unclaimed: pl.LazyFrame) -> pl.LazyFrame:
+    """Reviewer-confirmed pairs of a person not found under their NIK and an unclaimed member, when unambiguous.
+
+    A confirmed pair holds whatever the automatic rules now say. Small (one row per decision at most), so in a
+    partitioned run it is computed once over all partitions and handed to each. Carries the person's birth_date,
+    which decides the near-match partition of both sides.
+    """
+    return (
         decided.filter(pl.col("decision") == "same_person")
-        .join(missing.select("nik"), on="nik", how="semi")
+        .join(missing.select("nik", "birth_date"), on="nik", how="inner")
         .join(unclaimed.select(pl.col("nik").alias("member_nik"), "kpj"), on="kpj", how="inner")
         .filter((pl.len().over("nik") == 1) & (pl.len().over("kpj") == 1))
-        .select("nik", "member_nik", "decision", pl.col("kpj").alias("decision_kpj"), "decided_by", "decided_at")
+        .select(
+            "nik",
+            "member_nik",
+            "birth_date",
+            "decision",
+            pl.col("kpj").alias("decision_kpj"),
+            "decided_by",
+            "decided_at",
+        )
     )
+
+
+def match_near(
+    missing: pl.LazyFrame,
+    unclaimed: pl.LazyFrame,
+    rules: Rules,
+    decided: pl.LazyFrame,
+    confirmed: pl.LazyFrame,
+) -> pl.LazyFrame:
+    """The rest of ``reconcile``: persons not found under their NIK (probable_match, a confirmed near match, or
+    not_enrolled) and regency-paid members on no list (enrolled_not_submitted).
+
+    Every near pair shares a birth date, so this runs per birth-date partition, given the members of a confirmed
+    pair are placed with their person (see ``cakupan.partitions``).
+    """
+    member_side = _member_side(unclaimed)
+    confirmed = confirmed.join(missing.select("nik"), on="nik", how="semi").drop("birth_date")
     candidates = _near_candidates(
-        missing.join(confirmed_near, on="nik", how="anti"),
-        unclaimed.join(confirmed_near.select(pl.col("member_nik").alias("nik")), on="nik", how="anti"),
+        missing.join(confirmed, on="nik", how="anti"),
+        unclaimed.join(confirmed.select(pl.col("member_nik").alias("nik")), on="nik", how="anti"),
         rules,
     ).join(
         decided.filter(pl.col("decision") == "different_person"),
@@ -273,15 +323,15 @@ def reconcile(
             "decided_at",
         )
     )
-    notes = pl.concat([confirmed_near, near, rejected_near], how="diagonal_relaxed")
+    notes = pl.concat([confirmed, near, rejected_near], how="diagonal_relaxed")
     has_member = pl.col("member_nik").is_not_null()
     near_rows = (
         missing.join(notes, on="nik", how="left")
         .join(member_side, on="member_nik", how="left")
         .with_columns(similarity_of("name_key", "member_name_key").alias("name_similarity"))
         .with_columns(
-            pl.when(has_member & confirmed)
-            .then(state_status)
+            pl.when(has_member & _CONFIRMED)
+            .then(_STATE_STATUS_EXPR)
             .when(has_member)
             .then(pl.lit("probable_match"))
             .otherwise(pl.lit("not_enrolled"))
@@ -289,10 +339,8 @@ def reconcile(
             pl.when(has_member).then(pl.lit("nik_near")).otherwise(pl.lit("none")).alias("match_method"),
         )
     )
-
-    claimed = pl.concat([listed.select("nik"), notes.select(pl.col("member_nik").alias("nik")).drop_nulls()])
     unlisted = (
-        export.join(claimed, on="nik", how="anti")
+        unclaimed.join(notes.select(pl.col("member_nik").alias("nik")).drop_nulls(), on="nik", how="anti")
         .filter(pl.col("paid_by_regency") & pl.col("state").is_in(["covered", "grace"]))
         .select(
             "nik",
@@ -315,12 +363,13 @@ def reconcile(
             "pembayar",
         )
     )
+    return pl.concat([near_rows, unlisted], how="diagonal_relaxed")
 
-    columns = [*person_columns, *EVIDENCE_COLUMNS]
+
+def finish(rows: pl.LazyFrame, person_columns: list[str]) -> pl.LazyFrame:
+    """The result's columns and order: person columns, then the evidence; sorted by status then NIK (unique)."""
     return (
-        pl.concat([exact, near_rows, unlisted], how="diagonal_relaxed")
-        .select(columns)
+        rows.select(*person_columns, *EVIDENCE_COLUMNS)
         .with_columns(pl.col("status").cast(pl.Enum(STATUSES)))
         .sort("status", "nik")
-        .collect()
     )

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -71,8 +72,20 @@ class Settings(BaseSettings):
     reference_dir: Path | None = Field(None, description="Folder with villages.csv and workforce.csv, likewise.")
     db_password: SecretStr | None = Field(None, description="Warehouse password when db_url carries none.")
     lock_timeout_seconds: float = Field(3600, description="How long a run waits while another holds its run_date.")
+    partitions: int = Field(
+        0,
+        ge=0,
+        description="NIK-hash partitions a run is split into (1 = one pass); 0 chooses by the size of the inputs.",
+    )
     io_retry_delays_seconds: list[float] = Field(
         [10, 60], description="Waits before each retry of reading the inbox or writing the warehouse."
+    )
+    # Where the partition tasks run (see README, Running on a Dask cluster): data_dir must then be one shared folder.
+    task_runner: Literal["threads", "dask"] = Field(
+        "threads", description="threads: in the flow's own process; dask: on the Dask cluster at dask_address."
+    )
+    dask_address: str | None = Field(
+        None, description="Dask scheduler, e.g. tcp://10.0.0.5:8786; unset: a temporary cluster on this machine."
     )
 
     @property

@@ -19,18 +19,33 @@ from prefect import Task, flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 from prefect.client.schemas.objects import TaskRun
 from prefect.states import State
+from prefect.task_runners import TaskRunner
+from prefect.utilities.annotations import unmapped
 
 from cakupan.errors import InputError
+from cakupan.partitions import choose_partitions, estimated_rows
+from cakupan.reconcile import latest_decisions
 from cakupan.settings import Settings
 from flows.config import load_settings
 from flows.parameters import InputFolders, KodeDesa, RunRequest, check_request, scheduled_run_date
+from flows.runners import task_runner_for
 from flows.unchanged import published_with_same_inputs
 from flows.villages import report_villages
 from tasks.ingest import read_village_files
 from tasks.publish import complete_coverage, publish_artifacts, publish_outputs, write_coverage_report
-from tasks.reconcile import compute_coverage, load_bpjs_export, reconcile_persons, write_worklists
+from tasks.reconcile import (
+    check_members_partition,
+    compute_coverage,
+    gate_bpjs_export,
+    load_bpjs_export,
+    match_exact_partition,
+    match_near_partition,
+    reconcile_persons,
+    route_near_matches,
+    write_worklists,
+)
 from tasks.summaries import RunPaths, RunSummary
-from tasks.validate import validate_village_rows
+from tasks.validate import check_rows_partition, split_rows, validate_village_rows
 from warehouse.lock import Holder, RunDateLock, hold_run_date
 from warehouse.store import connect
 
@@ -141,6 +156,13 @@ def _io_retries(settings: Settings) -> dict[str, Any]:
     return {"retries": len(delays), "retry_delay_seconds": delays or 0}
 
 
+def _map(runner: TaskRunner[Any], task: Task[..., Any], **parameters: Any) -> list[Any]:
+    """Run ``task`` once per partition on ``runner`` and wait for all: a ``range`` is mapped over, everything else
+    is passed whole (a frame or the settings would otherwise be iterated)."""
+    mapped = {k: v if isinstance(v, range) else unmapped(v) for k, v in parameters.items()}
+    return list(runner.map(task, mapped).result())  # type: ignore[arg-type]  # Prefect types tasks as maybe-async
+
+
 def _worth_retrying(task: Task[Any, Any], task_run: TaskRun, state: State[Any]) -> bool:
     """A rejected input (an export that fails its gate) fails the same way on every try: do not wait for it."""
     try:
@@ -171,9 +193,49 @@ def _process_date(request: RunRequest, settings: Settings, lock: RunDateLock) ->
     paths.work.mkdir(parents=True, exist_ok=True)
     try:
         ingest = read_inbox(submissions, paths, settings.timezone)
-        validation = validate_village_rows(ingest, villages, run_date, settings.rules, paths)
-        export = read_export(export_file, run_date, settings, paths)
-        reconciled = reconcile_persons(validation, export, run_date, settings, paths, decisions)
+        partitions = choose_partitions(settings.partitions, ingest.rows_read + estimated_rows(export_file))
+        decided = latest_decisions(decisions).collect()
+        raw_rows = split_rows(ingest, partitions, paths)
+        export_parts = read_export(export_file, run_date, partitions, paths)
+        each = range(partitions)
+        with task_runner_for(settings) as runner:
+            checked = _map(
+                runner,
+                check_rows_partition,
+                raw_rows=raw_rows,
+                index=each,
+                files=ingest.files,
+                villages=villages,
+                run_date=run_date,
+                rules=settings.rules,
+            )
+            members = _map(
+                runner, check_members_partition, export=export_parts, index=each, run_date=run_date, settings=settings
+            )
+            validation = validate_village_rows(ingest, checked, villages, run_date, settings.rules, paths)
+            export = gate_bpjs_export(export_file, export_parts, members)
+            _map(
+                runner,
+                match_exact_partition,
+                persons=validation.persons,
+                members=export.members,
+                index=each,
+                rules=settings.rules,
+                decided=decided,
+                work=paths.work,
+            )
+            confirmed = route_near_matches(paths.work, partitions, decided)
+            _map(
+                runner,
+                match_near_partition,
+                work=paths.work,
+                index=each,
+                rules=settings.rules,
+                decided=decided,
+                confirmed=confirmed,
+            )
+        logger.info("reconciled in %d partition(s) with %s", partitions, type(runner).__name__)
+        reconciled = reconcile_persons(validation, paths.work, run_date, settings, paths, decisions)
         write_worklists(run_date, villages, settings, paths)
         coverage_path = compute_coverage(run_date, villages, workforce, export, settings, paths)
         coverage = complete_coverage(run_date, coverage_path, settings, paths)  # premium, changes, invariants

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 
@@ -12,11 +13,20 @@ from prefect.cache_policies import NO_CACHE
 from cakupan.errors import InputError
 from cakupan.inputs import file_sha256
 from cakupan.metrics import coverage_metrics
+from cakupan.partitions import birth_date_partition, nik_partition, part_path, scan_all, scan_part, split
 from cakupan.pii import person_key
 from cakupan.readers import read_bpjs_export
-from cakupan.reconcile import DECISIONS, member_states, reconcile, resolve_member_duplicates
+from cakupan.reconcile import (
+    DECISIONS,
+    confirmed_near_pairs,
+    finish,
+    match_exact,
+    match_near,
+    member_states,
+    resolve_member_duplicates,
+)
 from cakupan.rules import prepare_members
-from cakupan.settings import Settings
+from cakupan.settings import Rules, Settings
 from cakupan.worklists import (
     grace_list,
     grace_notes,
@@ -27,7 +37,8 @@ from cakupan.worklists import (
     write_csv,
     write_xlsx,
 )
-from expectations.gx import validate
+from expectations.combine import combine_results
+from expectations.gx import FAILURES_SCHEMA, SuiteResult, validate
 from tasks.summaries import ExportSummary, ReconcileSummary, RunPaths, ValidationSummary
 from warehouse.parquet import partition_dir, write_partition
 
@@ -47,17 +58,35 @@ ANALYST_COLUMNS = (
 
 
 @task(name="load-bpjs-export", retries=2, retry_delay_seconds=[5, 30], cache_policy=NO_CACHE)
-def load_bpjs_export(export_file: Path, run_date: date, settings: Settings, paths: RunPaths) -> ExportSummary:
-    """Read the export and pass it through expectations/suites/bpjs_export.json; a failed gate stops the run."""
-    logger = get_run_logger()
+def load_bpjs_export(export_file: Path, run_date: date, partitions: int, paths: RunPaths) -> Path:
+    """Read the export and split its members by NIK partition; a file that cannot be read stops the run."""
     table = read_bpjs_export(export_file)
     if table.error:
         raise InputError(f"BPJS export {export_file.name} {table.error}: {table.error_detail}")
     members = prepare_members(table.rows, run_date)
+    return split(members, nik_partition(pl.col("nik"), partitions), partitions, paths.work / "export")
+
+
+@dataclass(frozen=True)
+class MemberPart:
+    """One partition of the export after its checks: the suite's counts and what was kept of it."""
+
+    result: SuiteResult
+    rows: int
+    duplicate_niks: int
+    dropped_rows: int
+    members_active: int
+
+
+@task(name="check-members", cache_policy=NO_CACHE)
+def check_members_partition(export: Path, index: int, run_date: date, settings: Settings) -> MemberPart:
+    """Pass one partition of the export through expectations/suites/bpjs_export.json and give each member a state.
+
+    The members are written either way; whether the export as a whole passes is decided on the sums of all
+    partitions (``gate_bpjs_export``).
+    """
+    members = scan_part(export, index).collect()
     result = validate("bpjs_export", members)
-    if not result.success:
-        failed = "; ".join(f"{o.reason} in {o.unexpected_count} of {o.element_count} rows" for o in result.failed())
-        raise InputError(f"BPJS export {export_file.name} failed its checks ({failed}); nothing was published")
     # Within the tolerated share, damaged rows are left out and counted rather than guessed at.
     bad = result.failures.select("row_id").unique()
     kept = (
@@ -65,40 +94,96 @@ def load_bpjs_export(export_file: Path, run_date: date, settings: Settings, path
         .with_columns(pl.col("row_id").cast(pl.Int64))
         .join(bad, on="row_id", how="anti")
     )
-    rules = settings.rules
     states = member_states(
         kept.drop("row_id"),
         run_date,
-        grace_months=rules.grace_months,
+        grace_months=settings.rules.grace_months,
         regency_payer=settings.regency_payer,
         regency_segment=settings.regency_segment,
     )
     unique, duplicates = resolve_member_duplicates(states)
-    unique.write_parquet(paths.work / "members.parquet")
-    active_total = int((unique["state"] == "covered").sum())
-    logger.info(
-        "export %s: %d rows, %d duplicate NIKs resolved, %d rows left out, %d members covered",
-        export_file.name,
-        members.height,
-        duplicates,
-        bad.height,
-        active_total,
-    )
-    return ExportSummary(
-        export_file=export_file,
-        export_sha256=file_sha256(export_file),
+    unique.write_parquet(part_path(export.parent / "members", index, mkdir=True))
+    return MemberPart(
+        result=replace(result, failures=result.failures.clear()),
         rows=members.height,
         duplicate_niks=duplicates,
         dropped_rows=bad.height,
-        members_active_total=active_total,
-        members=paths.work / "members.parquet",
+        members_active=int((unique["state"] == "covered").sum()),
     )
+
+
+@task(name="gate-bpjs-export", cache_policy=NO_CACHE)
+def gate_bpjs_export(export_file: Path, export: Path, parts: list[MemberPart]) -> ExportSummary:
+    """The export's verdict over all its partitions; a failed gate stops the run before anything is published."""
+    result = combine_results([p.result for p in parts], pl.DataFrame(schema=FAILURES_SCHEMA))
+    rows = sum(p.rows for p in parts)
+    if not result.success:
+        failed = "; ".join(f"{o.reason} in {o.unexpected_count} of {o.element_count} rows" for o in result.failed())
+        raise InputError(f"BPJS export {export_file.name} failed its checks ({failed}); nothing was published")
+    summary = ExportSummary(
+        export_file=export_file,
+        export_sha256=file_sha256(export_file),
+        rows=rows,
+        duplicate_niks=sum(p.duplicate_niks for p in parts),
+        dropped_rows=sum(p.dropped_rows for p in parts),
+        members_active_total=sum(p.members_active for p in parts),
+        members=export.parent / "members",
+    )
+    get_run_logger().info(
+        "export %s: %d rows, %d duplicate NIKs resolved, %d rows left out, %d members covered",
+        export_file.name,
+        summary.rows,
+        summary.duplicate_niks,
+        summary.dropped_rows,
+        summary.members_active_total,
+    )
+    return summary
+
+
+@task(name="match-exact", cache_policy=NO_CACHE)
+def match_exact_partition(
+    persons: Path, members: Path, index: int, rules: Rules, decided: pl.DataFrame, work: Path
+) -> None:
+    """Same-NIK matching in one NIK partition: its matched persons, and who is left for near matching."""
+    exact, missing, unclaimed = match_exact(scan_part(persons, index), scan_part(members, index), rules, decided.lazy())
+    exact.sink_parquet(part_path(work / "exact", index, mkdir=True))
+    missing.sink_parquet(part_path(work / "missing", index, mkdir=True))
+    unclaimed.sink_parquet(part_path(work / "unclaimed", index, mkdir=True))
+
+
+@task(name="route-near-matches", cache_policy=NO_CACHE)
+def route_near_matches(work: Path, partitions: int, decided: pl.DataFrame) -> pl.DataFrame:
+    """Re-split who is left by birth date, each confirmed pair's member with its person; returns those pairs."""
+    missing, unclaimed = scan_all(work / "missing"), scan_all(work / "unclaimed")
+    confirmed = confirmed_near_pairs(decided.lazy(), missing, unclaimed).collect()
+    split(missing, birth_date_partition(pl.col("birth_date"), partitions), partitions, work / "near_missing")
+    placed = unclaimed.join(
+        confirmed.lazy().select(pl.col("member_nik").alias("nik"), pl.col("birth_date").alias("_person_birth_date")),
+        on="nik",
+        how="left",
+    )
+    key = birth_date_partition(pl.coalesce("_person_birth_date", "tgl_lahir"), partitions)
+    split(
+        placed.with_columns(key.alias("_near")).drop("_person_birth_date"),
+        pl.col("_near"),
+        partitions,
+        work / "near_unclaimed",
+    )
+    return confirmed
+
+
+@task(name="match-near", cache_policy=NO_CACHE)
+def match_near_partition(work: Path, index: int, rules: Rules, decided: pl.DataFrame, confirmed: pl.DataFrame) -> None:
+    """Near matching and the unlisted regency-paid members in one birth-date partition."""
+    unclaimed = scan_part(work / "near_unclaimed", index).drop("_near")
+    rest = match_near(scan_part(work / "near_missing", index), unclaimed, rules, decided.lazy(), confirmed.lazy())
+    rest.sink_parquet(part_path(work / "near", index, mkdir=True))
 
 
 @task(name="reconcile-persons", cache_policy=NO_CACHE)
 def reconcile_persons(
     validation: ValidationSummary,
-    export: ExportSummary,
+    work: Path,
     run_date: date,
     settings: Settings,
     paths: RunPaths,
@@ -106,11 +191,12 @@ def reconcile_persons(
 ) -> ReconcileSummary:
     """Status of every accepted person; the analyst partition carries person_key instead of any NIK or name.
 
-    ``decisions`` are the reviewers' verdicts from reference/review_decisions.csv (None when there are none).
+    ``work`` holds the matched partitions (``match_exact_partition``, ``match_near_partition``); ``decisions`` are
+    the reviewers' verdicts from reference/review_decisions.csv (None when there are none).
     """
-    persons = pl.read_parquet(validation.persons)
-    members = pl.read_parquet(export.members)
-    result = reconcile(persons, members, settings.rules, decisions)
+    person_columns = scan_all(validation.persons).collect_schema().names()
+    rows = pl.concat([scan_all(work / "exact"), scan_all(work / "near")], how="diagonal_relaxed")
+    result = finish(rows, person_columns).collect()
     result = result.with_columns(person_key(result["nik"], settings.person_key_secret).alias("person_key"))
     write_partition(result, paths.staging / "restricted", "persons", run_date)
     if decisions is not None:

@@ -3,6 +3,7 @@ the villages what to fix (feedback workbooks) and the Dinas what the rules found
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -10,10 +11,13 @@ import polars as pl
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
+from cakupan import values
 from cakupan.feedback import feedback_files, feedback_rows, write_feedback
+from cakupan.partitions import nik_partition, part_path, scan_all, scan_part, split
 from cakupan.rules import SUBMISSION_CHECK_COLUMNS, prepare_rows
 from cakupan.settings import Rules
 from cakupan.submissions import decide
+from expectations.combine import combine_results
 from expectations.gx import SuiteResult, build_data_docs, suite_definition, validate, validation_page
 from tasks.summaries import IngestSummary, RunPaths, ValidationSummary
 from warehouse.parquet import partition_dir, write_partition
@@ -44,48 +48,117 @@ LEDGER_COLUMNS = [
 ]
 
 
-def check_rows(
-    raw: pl.DataFrame, files: pl.DataFrame, villages: pl.DataFrame, run_date: date, rules: Rules
-) -> tuple[pl.DataFrame, pl.DataFrame, SuiteResult]:
-    """Parse, validate (one GX call for all files) and decide: (files, rows, the suite's result).
+# What the person-level steps carry of an accepted row.
+PERSON_COLUMNS = [
+    "nik",
+    "nama",
+    "birth_date",
+    "sex",
+    "kode_desa",
+    "kode_kecamatan",
+    pl.col("pekerjaan").str.strip_chars().str.to_uppercase(),
+    "alamat",
+    "no_hp",
+    "source_file",
+    "source_row",
+    "birth_place",
+]
+# What ``decide`` reads of a row; the rest of a checked row waits on disk until the outcome is known.
+DECIDE_COLUMNS = ["row_id", "file_id", "source_row", "nik", "kode_desa"]
 
-    raw and files as `tasks.ingest.read_folder` returns them; rows come back with their outcome and reasons.
-    """
-    # A code in a file name names the file's village only when it is a village on the list; otherwise its rows
-    # must name theirs (else the file's village is unknown), and rows without one are village_unknown.
+
+def known_village_files(files: pl.DataFrame, villages: pl.DataFrame) -> pl.DataFrame:
+    """A code in a file name names the file's village only when it is a village on the list; otherwise its rows
+    must name theirs (else the file's village is unknown), and rows without one are village_unknown."""
     known = pl.col("file_kode_desa").is_in(villages["kode_desa"].implode())
-    files = files.with_columns(pl.when(known).then(pl.col("file_kode_desa")).alias("file_kode_desa"))
+    return files.with_columns(pl.when(known).then(pl.col("file_kode_desa")).alias("file_kode_desa"))
+
+
+def check_partition(
+    raw: pl.DataFrame, files: pl.DataFrame, villages: pl.DataFrame, run_date: date, rules: Rules
+) -> tuple[pl.DataFrame, SuiteResult]:
+    """Parse and validate some rows (all, or one NIK partition): (prepared rows by row_id, the suite's result with
+    failures keyed by row_id). ``files`` as ``known_village_files`` returns them."""
     raw = raw.join(files.select("file_id", "file_kode_desa", "source_file"), on="file_id", how="left")
-    # row_id runs 0..n-1, so after this sort GX's row positions are row ids.
     prepared = prepare_rows(raw, villages, run_date).sort("row_id")
     result = validate(
         "submission_rows",
         prepared.select(SUBMISSION_CHECK_COLUMNS),
         {"age_min": rules.age_min, "age_max": rules.age_max},
     )
+    # GX names failing rows by position in the frame it was given.
+    row_ids = prepared["row_id"]
+    failures = result.failures.with_columns(row_ids.gather(result.failures["row_id"]).alias("row_id"))
+    return prepared, replace(result, failures=failures)
+
+
+def check_rows(
+    raw: pl.DataFrame, files: pl.DataFrame, villages: pl.DataFrame, run_date: date, rules: Rules
+) -> tuple[pl.DataFrame, pl.DataFrame, SuiteResult]:
+    """Parse, validate (one GX call for all files) and decide in one pass: (files, rows, the suite's result).
+
+    raw and files as `tasks.ingest.read_folder` returns them; rows come back with their outcome and reasons.
+    """
+    files = known_village_files(files, villages)
+    prepared, result = check_partition(raw, files, villages, run_date, rules)
     files, rows = decide(files, prepared, result.failures, max_rejected_share=rules.max_rejected_share)
     return files, rows, result
 
 
+@task(name="split-rows", cache_policy=NO_CACHE)
+def split_rows(ingest: IngestSummary, partitions: int, paths: RunPaths) -> Path:
+    """The rows read, split by the partition of their cleaned NIK (rows of one NIK meet in one partition)."""
+    return split(
+        pl.scan_parquet(ingest.raw_rows),
+        nik_partition(values.clean_nik(pl.col("nik")), partitions),
+        partitions,
+        paths.work / "raw_rows",
+    )
+
+
+@task(name="check-rows", cache_policy=NO_CACHE)
+def check_rows_partition(
+    raw_rows: Path, index: int, files: Path, villages: pl.DataFrame, run_date: date, rules: Rules
+) -> SuiteResult:
+    """Parse and validate one partition of rows: checked rows and failures are written beside its rows."""
+    decided_files = known_village_files(pl.read_parquet(files), villages)
+    prepared, result = check_partition(scan_part(raw_rows, index).collect(), decided_files, villages, run_date, rules)
+    prepared.write_parquet(part_path(raw_rows.parent / "checked", index, mkdir=True))
+    result.failures.write_parquet(part_path(raw_rows.parent / "failures", index, mkdir=True))
+    return replace(result, failures=result.failures.clear())
+
+
 @task(name="validate-village-rows", cache_policy=NO_CACHE)
 def validate_village_rows(
-    ingest: IngestSummary, villages: pl.DataFrame, run_date: date, rules: Rules, paths: RunPaths
+    ingest: IngestSummary,
+    checked: list[SuiteResult],
+    villages: pl.DataFrame,
+    run_date: date,
+    rules: Rules,
+    paths: RunPaths,
 ) -> ValidationSummary:
-    """Apply expectations/suites/submission_rows.json, record one outcome per row read, write the villages'
-    feedback and the run's Data Docs."""
+    """Decide every file's status and every row's outcome from the checked partitions, record one outcome per row
+    read, and write the villages' feedback, the run's Data Docs and the accepted persons (by NIK partition)."""
     logger = get_run_logger()
-    files, rows, result = check_rows(
-        pl.read_parquet(ingest.raw_rows), pl.read_parquet(ingest.files), villages, run_date, rules
+    checked_rows = paths.work / "checked"
+    failures = scan_all(paths.work / "failures").collect()
+    result = combine_results(checked, failures)
+    files = known_village_files(pl.read_parquet(ingest.files), villages)
+    files, decided = decide(
+        files,
+        scan_all(checked_rows).select(DECIDE_COLUMNS).collect(),
+        failures,
+        max_rejected_share=rules.max_rejected_share,
     )
-    if rows.height != ingest.rows_read:
-        raise RuntimeError(f"row ledger holds {rows.height} rows but {ingest.rows_read} were read")
+    if decided.height != ingest.rows_read:
+        raise RuntimeError(f"row ledger holds {decided.height} rows but {ingest.rows_read} were read")
+    outcome_columns = decided.select("row_id", "kode_desa", "outcome", "reasons").lazy()
 
-    write_partition(
-        rows.sort("source_file", "source_row").select(LEDGER_COLUMNS),
-        paths.staging / "restricted",
-        "submission_rows",
-        run_date,
-    )
+    def with_outcomes(rows: pl.LazyFrame) -> pl.LazyFrame:
+        return rows.drop("kode_desa").join(outcome_columns, on="row_id", how="inner")
+
+    ledger = with_outcomes(scan_all(checked_rows)).sort("source_file", "source_row").select(LEDGER_COLUMNS)
+    write_partition(ledger.collect(), paths.staging / "restricted", "submission_rows", run_date)
     registry = files.select(
         pl.col("source_file").alias("path"),
         "sha256",
@@ -98,31 +171,25 @@ def validate_village_rows(
     ).sort("path")
     write_partition(registry, paths.staging / "restricted", "files", run_date)
 
-    persons = (
-        rows.filter(pl.col("outcome") == "accepted")
-        .join(villages.select("kode_desa", "kode_kecamatan"), on="kode_desa", how="left")
-        .select(
-            "nik",
-            "nama",
-            "birth_date",
-            "sex",
-            "kode_desa",
-            "kode_kecamatan",
-            pl.col("pekerjaan").str.strip_chars().str.to_uppercase(),
-            "alamat",
-            "no_hp",
-            "source_file",
-            "source_row",
-            "birth_place",
+    # The accepted persons stay in the NIK partitions they were checked in: reconciliation runs on those.
+    persons_folder = paths.work / "persons"
+    persons_folder.mkdir(parents=True, exist_ok=True)
+    kecamatan_of = villages.select("kode_desa", "kode_kecamatan").lazy()
+    for index in range(len(checked)):
+        accepted = with_outcomes(scan_part(checked_rows, index)).filter(pl.col("outcome") == "accepted")
+        accepted.join(kecamatan_of, on="kode_desa", how="left").select(PERSON_COLUMNS).sink_parquet(
+            part_path(persons_folder, index)
         )
-    )
-    persons.write_parquet(paths.work / "persons.parquet")
 
     # Always staged, even empty: a rerun with nothing left to fix must replace the date's earlier feedback.
     feedback_folder = partition_dir(paths.staging / "restricted", "feedback", run_date)
     feedback_folder.mkdir(parents=True, exist_ok=True)
+    to_look_at = decided.filter(
+        (pl.col("outcome") != "superseded") & ((pl.col("outcome") != "accepted") | (pl.col("reasons").list.len() > 0))
+    ).select("row_id")
+    flagged = with_outcomes(scan_all(checked_rows).join(to_look_at.lazy(), on="row_id", how="semi")).collect()
     written = write_feedback(
-        feedback_rows(rows, files, result.failures), feedback_files(files), villages, feedback_folder, run_date
+        feedback_rows(flagged, files, result.failures), feedback_files(files), villages, feedback_folder, run_date
     )
     docs_site = paths.staging.joinpath(*DATA_DOCS)
     docs_index = build_data_docs(
@@ -133,7 +200,7 @@ def validate_village_rows(
     def published(path: Path) -> Path:
         return paths.data_dir / path.relative_to(paths.staging)
 
-    outcomes = dict(rows.group_by("outcome").len().iter_rows())
+    outcomes = dict(decided.group_by("outcome").len().iter_rows())
     statuses = dict(files.group_by("status").len().iter_rows())
     rejected = [
         (r["source_file"], r["reason"]) for r in files.filter(pl.col("status") == "rejected").iter_rows(named=True)
@@ -143,11 +210,11 @@ def validate_village_rows(
     logger.info("rows: %s; files: %s", outcomes, statuses)
     logger.info("feedback for %d villages in %s; Data Docs %s", len(written), feedback_folder.name, docs_index)
     return ValidationSummary(
-        rows_read=rows.height,
+        rows_read=decided.height,
         outcomes={str(k): int(v) for k, v in outcomes.items()},
         file_statuses={str(k): int(v) for k, v in statuses.items()},
         rejected_files=rejected,
-        persons=paths.work / "persons.parquet",
+        persons=persons_folder,
         rules_version=rules.version,
         suite_version=str(suite_definition("submission_rows")["meta"]["version"]),
         data_docs=published(docs_index),

@@ -319,3 +319,22 @@ def test_every_row_not_taken_cleanly_is_in_its_villages_feedback_and_the_run_has
     docs = data / "reports" / "data_docs"
     assert (docs / "index.html").is_file()
     assert len(list((docs / "validations" / "submission_rows" / str(RUN)).glob("*/submission_rows.html"))) == 1
+
+
+def warehouse_coverage(data: Path) -> pl.DataFrame:
+    engine = create_engine(f"sqlite:///{data / 'warehouse.db'}")
+    with engine.connect() as conn:
+        rows = conn.execute(text("select * from coverage_metrics order by level, kode")).mappings().all()
+    return pl.DataFrame([dict(r) for r in rows]).drop("run_id", strict=False)
+
+
+def test_a_run_split_into_partitions_gives_exactly_the_one_pass_outputs(
+    sample: Path, data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CAKUPAN_PARTITIONS", "4")
+    out = tmp_path / "data"
+    summary = run(sample, out)
+    assert digest(out) == digest(data)
+    assert_frame_equal(warehouse_coverage(out), warehouse_coverage(data))
+    persons = partition(data, "restricted", "persons").group_by("status").len()
+    assert summary.statuses == {str(s): int(n) for s, n in persons.iter_rows()}

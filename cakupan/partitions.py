@@ -1,0 +1,98 @@
+"""Splitting a run into partitions that can be processed independently and give the one-pass answer.
+
+Two keys, because the reconciliation asks two kinds of question:
+- every question about one NIK (its rows' duplicates, its names, its exact match in the export, its member
+  duplicates) is answered inside the partition of ``nik_partition``, the NIK's value modulo a prime;
+- the near-match question (same birth date, NIKs one typo apart) is answered inside the partition of
+  ``birth_date_partition``: a near pair always shares its birth date, whatever digit the typo hit.
+
+Both keys are plain arithmetic on the values, so a partition holds the same rows on every machine and polars
+version; the outputs never depend on the number of partitions (the final tables are sorted by their keys).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import polars as pl
+
+# A prime far from any power of ten, so the NIK's structured digits (region, date, serial) all move the key.
+_NIK_MODULUS = 1_000_000_007
+# Below this many list rows plus export rows one pass is quicker than the bookkeeping of partitions.
+ROWS_PER_PARTITION = 2_000_000
+
+
+def nik_partition(nik: pl.Expr, partitions: int) -> pl.Expr:
+    """Partition of a NIK: 16 digits read as a number, modulo a prime, modulo ``partitions``.
+
+    A value that is not 16 digits (rows that will be rejected) is keyed by polars' hash of its characters, so equal
+    values still meet; a null goes to partition 0.
+    """
+    as_number = pl.when(nik.str.contains(r"^[0-9]{16}$")).then(nik.cast(pl.UInt64, strict=False))
+    other = pl.when(nik.is_not_null()).then(nik.hash())
+    key = pl.coalesce(as_number % _NIK_MODULUS, other, pl.lit(0, pl.UInt64))
+    return (key % partitions).cast(pl.UInt32)
+
+
+def birth_date_partition(birth_date: pl.Expr, partitions: int) -> pl.Expr:
+    """Partition of a birth date: days since 1970 modulo ``partitions``; no date goes to partition 0."""
+    days = birth_date.cast(pl.Int32).cast(pl.Int64)
+    return (days % partitions).fill_null(0).cast(pl.UInt32)
+
+
+def choose_partitions(configured: int, rows: int) -> int:
+    """The configured number, or (0) one partition per ``ROWS_PER_PARTITION`` rows of input."""
+    if configured > 0:
+        return configured
+    return max(1, math.ceil(rows / ROWS_PER_PARTITION))
+
+
+def estimated_rows(export_file: Path) -> int:
+    """Rows of an export judged by its size (a BPJS export row is about 100 bytes), to size partitions early."""
+    return export_file.stat().st_size // 100
+
+
+def split(frame: pl.LazyFrame | pl.DataFrame, key: pl.Expr, partitions: int, folder: Path) -> Path:
+    """Write ``frame`` into ``folder`` as Parquet files by partition ``key``, streaming; rows keep their order.
+
+    Read a partition back with ``read_part``; a partition no row fell into has no file.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+
+    def name(args: pl.io.partition.FileProviderArgs) -> str:
+        index = int(args.partition_keys["_partition"][0])
+        return f"part-{index:04d}.{args.index_in_partition:04d}.parquet"
+
+    frame.lazy().with_columns(key.alias("_partition")).sink_parquet(
+        pl.PartitionBy(
+            folder, key="_partition", include_key=False, file_path_provider=name, approximate_bytes_per_file=None
+        ),
+        mkdir=True,
+    )
+    (folder / "_schema.parquet").unlink(missing_ok=True)
+    frame.lazy().head(0).sink_parquet(folder / "_schema.parquet")
+    return folder
+
+
+def part_path(folder: Path, index: int, *, mkdir: bool = False) -> Path:
+    """Where a per-partition writer puts partition ``index`` of ``folder`` (read back by ``scan_part``)."""
+    if mkdir:
+        folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"part-{index:04d}.0000.parquet"
+
+
+def part_files(folder: Path, index: int) -> list[Path]:
+    return sorted(folder.glob(f"part-{index:04d}.*.parquet"))
+
+
+def scan_part(folder: Path, index: int) -> pl.LazyFrame:
+    """Partition ``index`` of a folder written by ``split`` (empty, with the right columns, when no row fell in)."""
+    files = part_files(folder, index) or [folder / "_schema.parquet"]
+    return pl.scan_parquet([str(f) for f in files])
+
+
+def scan_all(folder: Path) -> pl.LazyFrame:
+    """Every partition of a folder written by ``split`` (or by per-partition writers), in partition order."""
+    files = sorted(folder.glob("part-*.parquet")) or [folder / "_schema.parquet"]
+    return pl.scan_parquet([str(f) for f in files])

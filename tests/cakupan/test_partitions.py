@@ -1,0 +1,95 @@
+"""Partitioned reconciliation gives the one-pass answer, whatever the number of partitions."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from cakupan.partitions import birth_date_partition, choose_partitions, nik_partition, scan_all, scan_part, split
+from cakupan.reconcile import finish, latest_decisions, reconcile
+from tasks.reconcile import match_exact_partition, match_near_partition, route_near_matches
+from tests.cakupan.test_reconcile import RULES, decisions, members, persons
+
+
+def test_one_nik_always_lands_in_one_partition_and_partitions_are_used_evenly() -> None:
+    niks = pl.DataFrame({"nik": [f"62030117058{i:05d}" for i in range(20_000)] + ["6203011705800003", "abc", None]})
+    keyed = niks.with_columns(nik_partition(pl.col("nik"), 8).alias("p"))
+    assert keyed.group_by("nik").agg(pl.col("p").n_unique())["p"].max() == 1
+    counts = keyed.group_by("p").len()["len"]
+    assert counts.len() == 8 and counts.min() > 0.8 * counts.mean()  # type: ignore[operator]
+    assert keyed.filter(pl.col("nik").is_null())["p"].item() == 0
+    # Arithmetic on the digits: the same NIK gets the same partition on every machine and polars version.
+    assert keyed.filter(pl.col("nik") == "6203011705800003")["p"][0] == 6203011705800003 % 1_000_000_007 % 8
+
+
+def test_birth_date_partition_and_the_size_rule() -> None:
+    frame = pl.DataFrame({"d": [date(1970, 1, 1), date(1970, 1, 4), None]})
+    assert frame.select(birth_date_partition(pl.col("d"), 3))["d"].to_list() == [0, 0, 0]
+    assert choose_partitions(5, 10) == 5
+    assert choose_partitions(0, 10_000) == 1
+    assert choose_partitions(0, 6_000_001) == 4
+
+
+def test_split_keeps_every_row_once_in_order_and_empty_partitions_read_empty(tmp_path: Path) -> None:
+    frame = pl.DataFrame({"nik": ["6203011705800003", "6203011705800011", "x", None], "row": [0, 1, 2, 3]})
+    folder = split(frame, nik_partition(pl.col("nik"), 16), 16, tmp_path / "parts")
+    parts = [scan_part(folder, i).collect() for i in range(16)]
+    assert sum(p.height for p in parts) == 4
+    assert any(p.is_empty() and p.columns == ["nik", "row"] for p in parts)
+    assert sorted(scan_all(folder).collect()["row"]) == [0, 1, 2, 3]
+
+
+def reconcile_in_partitions(
+    listed: pl.DataFrame, export: pl.DataFrame, decided_pairs: pl.DataFrame | None, partitions: int, work: Path
+) -> pl.DataFrame:
+    """The flow's reconciliation steps, run one partition at a time as the flow maps them."""
+    decided = latest_decisions(decided_pairs).collect()
+    persons_folder = split(listed, nik_partition(pl.col("nik"), partitions), partitions, work / "persons")
+    members_folder = split(export, nik_partition(pl.col("nik"), partitions), partitions, work / "members")
+    for index in range(partitions):
+        match_exact_partition.fn(persons_folder, members_folder, index, RULES, decided, work)
+    confirmed = route_near_matches.fn(work, partitions, decided)
+    for index in range(partitions):
+        match_near_partition.fn(work, index, RULES, decided, confirmed)
+    rows = pl.concat([scan_all(work / "exact"), scan_all(work / "near")], how="diagonal_relaxed")
+    return finish(rows, listed.columns).collect()
+
+
+def mixed_case() -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    listed = persons(
+        {"nik": "6203011705800003"},  # exact -> active
+        {"nik": "6203011705800037", "nama": "Rina Marlina"},  # exact, another name -> identity_conflict
+        {"nik": "6203015203900001", "nama": "Sri Wahyuni", "birth_date": date(1990, 3, 12)},  # near -> probable
+        {"nik": "6203014101850002", "nama": "Dewi Lestari", "birth_date": date(1985, 1, 1)},  # nobody
+        # A reviewer confirmed this person is member KPJ 10000000077, whose birth date BPJS holds differently:
+        # the pair must meet although the two birth dates fall in different partitions.
+        {"nik": "6203010808700005", "nama": "Yusuf Hamid", "birth_date": date(1970, 8, 8)},
+    )
+    export = members(
+        {"nik": "6203011705800003", "nama": "H. AHMAD YANI"},
+        {"nik": "6203011705800037", "nama": "JOKO SUSILO", "kpj": "10000000004"},
+        {"nik": "6203015203900010", "nama": "SRI WAHYUNI", "tgl_lahir": date(1990, 3, 12), "kpj": "10000000055"},
+        {"nik": "6203010808700050", "nama": "YUSUF HAMID", "tgl_lahir": date(1971, 2, 3), "kpj": "10000000077"},
+        {"nik": "6203019999800052", "nama": "ANDI WIJAYA", "kpj": "10000000005"},  # regency pays, not listed
+    )
+    decided = decisions(("6203010808700005", "10000000077", "same_person"))
+    return listed, export, decided
+
+
+@pytest.mark.parametrize("partitions", [1, 2, 3, 7])
+def test_partitioned_reconciliation_equals_one_pass(partitions: int, tmp_path: Path) -> None:
+    listed, export, decided = mixed_case()
+    one_pass = reconcile(listed, export, RULES, decided)
+    assert dict(zip(one_pass["nik"], one_pass["status"].cast(pl.String), strict=True)) == {
+        "6203011705800003": "active",
+        "6203015203900001": "probable_match",
+        "6203010808700005": "active",
+        "6203011705800037": "identity_conflict",
+        "6203014101850002": "not_enrolled",
+        "6203019999800052": "enrolled_not_submitted",
+    }
+    assert_frame_equal(reconcile_in_partitions(listed, export, decided, partitions, tmp_path), one_pass)
