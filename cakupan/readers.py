@@ -19,7 +19,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import polars as pl
 import python_calamine
@@ -144,6 +144,84 @@ def read_bpjs_export(path: Path) -> RawTable:
     read as part of the header. KPJ, NIK and Nama are required, else error "column_missing".
     """
     return _read(path, _BPJS)
+
+
+# A CSV export larger than this is streamed by ``scan_bpjs_export`` instead of being read into memory as text.
+STREAM_CSV_BYTES = 256 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class LazyTable:
+    """A file being read in a stream: the rows of ``RawTable`` as a lazy frame, and what the header said."""
+
+    rows: pl.LazyFrame
+    headers: dict[str, str]
+    error: str | None
+    error_detail: str | None
+
+
+def scan_bpjs_export(path: Path) -> LazyTable | None:
+    """A BPJS export CSV in UTF-8 read lazily, in a stream: the rows ``read_bpjs_export`` gives, same columns.
+
+    For national exports (tens of millions of rows) that would not fit in memory as text. The header is found as
+    ``read_bpjs_export`` finds it, in the first 256 KB. None when the file is not such a CSV (a workbook, UTF-16,
+    Windows-1252 text, lone CR line ends): read it with ``read_bpjs_export``. A byte sequence that is not UTF-8
+    further down becomes U+FFFD rather than switching the whole file to Windows-1252.
+    """
+    try:
+        with path.open("rb") as stream:
+            head = stream.read(_CSV_SAMPLE_CHARS)
+    except OSError:
+        return None
+    if head.startswith((_ZIP_MAGIC, _OLE_MAGIC, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or b"\x00" in head:
+        return None
+    head = head.removeprefix(codecs.BOM_UTF8)
+    head = head[: head.rfind(b"\n") + 1] or head  # whole lines only: no character cut in two
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if "\r" in text.replace("\r\n", ""):
+        return None
+    best = _csv_header(text, _BPJS)
+    if best is None:
+        return None
+    delimiter, (at, _, _), lines_above = best
+    options: dict[str, Any] = {
+        "has_header": False,
+        "separator": delimiter,
+        "skip_lines": lines_above,
+        "infer_schema": False,
+        "truncate_ragged_lines": True,
+        "encoding": "utf8-lossy",
+    }
+    try:
+        top = pl.read_csv(text.encode("utf-8"), n_rows=2, **options)
+    except pl.exceptions.PolarsError:
+        return None
+    header = ["" if cell is None else cell for cell in top.row(0)]
+    below = ["" if cell is None else cell for cell in top.row(1)] if top.height > 1 else None
+    header, mapping, size = _header_rows(header, below, _map_headers(header, _BPJS.index), _BPJS)
+    first_row = at + size + 1
+    raw = pl.scan_csv(path, **options)
+    cell_names = [f"_c{position}" for position in range(len(top.columns))]
+    cells = (
+        raw.rename(dict(zip(top.columns, cell_names, strict=True)))
+        .slice(size)
+        .with_row_index("_index")
+        .with_columns(
+            pl.col(cell_names).str.strip_chars().replace("", None),
+            *[pl.lit(False).alias(f"_num_{name}") for name in _BPJS.from_number],
+            pl.lit(None, pl.String).alias("_error"),
+            source_row=(pl.col("_index") + first_row).cast(pl.Int64),
+        )
+        .filter(~pl.all_horizontal(pl.col([*cell_names, "_error"]).is_null()))
+    )
+    unknown = [position for position in range(len(cell_names)) if position not in mapping]
+    rows = _canonical_rows(cells, header, mapping, unknown, _BPJS)
+    headers = {name: header[position] for position, name in mapping.items()}
+    detail = _missing_columns(header, mapping, _BPJS)
+    return LazyTable(rows=rows, headers=headers, error=detail and COLUMN_MISSING, error_detail=detail)
 
 
 def _read(path: Path, layout: _Layout) -> RawTable:
@@ -383,6 +461,35 @@ def _workbook_grid_unguarded(data: bytes, layout: _Layout) -> _Grid | str:
     return _Grid(header, mapping, cells, start + 1, from_number, row_errors)
 
 
+Frame = TypeVar("Frame", pl.DataFrame, pl.LazyFrame)
+
+
+def _canonical_rows(
+    cells: Frame, header: list[str], mapping: dict[int, str], unknown: list[int], layout: _Layout
+) -> Frame:
+    """The reader contract's columns from cut, stripped cells (with source_row, _num_* flags and _error)."""
+    by_name = {name: position for position, name in mapping.items()}
+
+    def canonical(name: str) -> pl.Expr:
+        position = by_name.get(name)
+        return pl.col(f"_c{position}") if position is not None else pl.lit(None, dtype=pl.String)
+
+    members = [_json_member(pl.col(f"_c{position}"), key) for position, key in _extra_keys(header, unknown).items()]
+    members.append(_json_member(pl.col("_error"), "_error"))
+    extra = pl.concat_str(members, separator=",", ignore_nulls=True)
+    return cells.select(
+        "source_row",
+        *[canonical(name).alias(name) for name in layout.columns],
+        *[
+            (pl.col(f"_num_{name}") | canonical(name).str.contains(_FROM_NUMBER_TEXT).fill_null(False)).alias(
+                f"{name}_from_number"
+            )
+            for name in layout.from_number
+        ],
+        extra=pl.when(extra.str.len_bytes() > 0).then(pl.lit("{") + extra + pl.lit("}")),
+    )
+
+
 # ---------------------------------------------------------------------------------------------- CSV
 
 
@@ -566,39 +673,23 @@ def _table(grid: _Grid, layout: _Layout) -> RawTable:
         .filter(~pl.all_horizontal(pl.col([*cell_names, "_error"]).is_null()))
     )
 
-    by_name = {name: position for position, name in grid.mapping.items()}
-
-    def canonical(name: str) -> pl.Expr:
-        position = by_name.get(name)
-        return pl.col(f"_c{position}") if position is not None else pl.lit(None, dtype=pl.String)
-
     # Only unknown columns holding a value go into `extra`: a sheet's used range often runs far to the right.
     filled = cells.select(pl.col(cell_names).is_not_null().any()).row(0) if cell_names else ()
     unknown = [position for position, any_value in enumerate(filled) if any_value and position not in grid.mapping]
-    members = [
-        _json_member(pl.col(f"_c{position}"), key) for position, key in _extra_keys(grid.header, unknown).items()
-    ]
-    members.append(_json_member(pl.col("_error"), "_error"))
-    extra = pl.concat_str(members, separator=",", ignore_nulls=True)
-    rows = cells.select(
-        "source_row",
-        *[canonical(name).alias(name) for name in layout.columns],
-        *[
-            (pl.col(f"_num_{name}") | canonical(name).str.contains(_FROM_NUMBER_TEXT).fill_null(False)).alias(
-                f"{name}_from_number"
-            )
-            for name in layout.from_number
-        ],
-        extra=pl.when(extra.str.len_bytes() > 0).then(pl.lit("{") + extra + pl.lit("}")),
-    )
-
+    rows = _canonical_rows(cells, grid.header, grid.mapping, unknown, layout)
     headers = {name: grid.header[position] for position, name in grid.mapping.items()}
-    missing = [name for name in layout.required if name not in by_name]
-    if layout.required_any and not any(name in by_name for name in layout.required_any):
+    detail = _missing_columns(grid.header, grid.mapping, layout)
+    return RawTable(rows=rows, headers=headers, error=detail and COLUMN_MISSING, error_detail=detail)
+
+
+def _missing_columns(header: list[str], mapping: dict[int, str], layout: _Layout) -> str | None:
+    """Which required columns the header lacks, as the village (or the Dinas) reads it; None when none."""
+    found_names = set(mapping.values())
+    missing = [name for name in layout.required if name not in found_names]
+    if layout.required_any and not any(name in found_names for name in layout.required_any):
         missing.append("/".join(_LABELS.get(name, name) for name in layout.required_any))
     if not missing:
-        return RawTable(rows=rows, headers=headers, error=None, error_detail=None)
+        return None
     labels = ", ".join(_LABELS.get(name, name) for name in missing)
-    found = ", ".join(text for text in grid.header if text) or "none"
-    detail = f"no {labels} column{'s' if len(missing) > 1 else ''} (headers: {found})"
-    return RawTable(rows=rows, headers=headers, error=COLUMN_MISSING, error_detail=detail)
+    found = ", ".join(text for text in header if text) or "none"
+    return f"no {labels} column{'s' if len(missing) > 1 else ''} (headers: {found})"

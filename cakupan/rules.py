@@ -8,6 +8,7 @@ live only in the suites under ``expectations/suites/``.
 from __future__ import annotations
 
 from datetime import date
+from typing import TypeVar
 
 import polars as pl
 
@@ -35,6 +36,9 @@ SUBMISSION_CHECK_COLUMNS = (
     "stated_dmy",
     "kode_desa",
 )
+
+
+Frame = TypeVar("Frame", pl.DataFrame, pl.LazyFrame)
 
 
 def _ddmmyy(day: pl.Expr, month: pl.Expr, yy: pl.Expr) -> pl.Expr:
@@ -103,7 +107,7 @@ def prepare_rows(raw: pl.DataFrame, villages: pl.DataFrame, run_date: date) -> p
     )
 
 
-def prepare_members(raw: pl.DataFrame, run_date: date) -> pl.DataFrame:
+def prepare_members(raw: Frame, run_date: date) -> Frame:
     """Parse a BPJS export (reader contract) into typed members and the check columns of bpjs_export.json.
 
     dates_parse is False when a date cell holds text that is not a date; dates_ordered is False when protection

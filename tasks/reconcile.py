@@ -10,12 +10,13 @@ import polars as pl
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
+from cakupan import readers
 from cakupan.errors import InputError
 from cakupan.inputs import file_sha256
 from cakupan.metrics import coverage_metrics
 from cakupan.partitions import birth_date_partition, nik_partition, part_path, scan_all, scan_part, split
 from cakupan.pii import person_key
-from cakupan.readers import read_bpjs_export
+from cakupan.readers import read_bpjs_export, scan_bpjs_export
 from cakupan.reconcile import (
     DECISIONS,
     confirmed_near_pairs,
@@ -59,11 +60,16 @@ ANALYST_COLUMNS = (
 
 @task(name="load-bpjs-export", retries=2, retry_delay_seconds=[5, 30], cache_policy=NO_CACHE)
 def load_bpjs_export(export_file: Path, run_date: date, partitions: int, paths: RunPaths) -> Path:
-    """Read the export and split its members by NIK partition; a file that cannot be read stops the run."""
-    table = read_bpjs_export(export_file)
+    """Read the export and split its members by NIK partition; a file that cannot be read stops the run.
+
+    A large CSV export is streamed from the file into its partitions, never held in memory whole.
+    """
+    table = (
+        scan_bpjs_export(export_file) if export_file.stat().st_size > readers.STREAM_CSV_BYTES else None
+    ) or read_bpjs_export(export_file)
     if table.error:
         raise InputError(f"BPJS export {export_file.name} {table.error}: {table.error_detail}")
-    members = prepare_members(table.rows, run_date)
+    members = prepare_members(table.rows.lazy(), run_date)
     return split(members, nik_partition(pl.col("nik"), partitions), partitions, paths.work / "export")
 
 

@@ -16,8 +16,9 @@ import pytest
 import xlsxwriter
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from polars.testing import assert_frame_equal
 
-from cakupan.readers import RawTable, read_bpjs_export, read_submission
+from cakupan.readers import RawTable, read_bpjs_export, read_submission, scan_bpjs_export
 from tests.xls import xls_bytes
 
 SUBMISSION_COLUMNS = [
@@ -509,3 +510,58 @@ def test_csv_rows_read_are_the_non_blank_rows_written(rows: list[list[str | None
     # Row numbers count the header as row 1 and every record (blank ones too) after it.
     kept = [number for number, row in enumerate(rows, start=2) if any((c or "").strip() for c in row)]
     assert table.rows["source_row"].to_list() == kept
+
+
+BPJS_HEADER = ["KPJ", "NIK", "NAMA", "TGL_LAHIR", "TGL_BERAKHIR"]
+BPJS_ROW = ["12345678901", "6203010101900001", "ANI", "01-01-1990", "30-SEP-26"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # title lines, a blank line, quoted delimiters and newlines, blank and ragged rows, an unknown column
+        "LAPORAN PESERTA\n\nKPJ,NIK,NAMA,TGL_LAHIR,TGL_BERAKHIR,CATATAN\n"
+        '12345678901,6203010101900001,"ANI, S.Pd","01-01-1990",30-SEP-26,"baris\ndua"\n'
+        "\n,,,,,\n12345678902,6203010101900002\n12345678903,6203010101900003,BUDI,,,x,y,z\n",
+        # ';' and CRLF, a PROGRAM group header over JKK/JKM on the next line, a BOM
+        "\ufeffKPJ;NIK;NAMA;PROGRAM;\r\n;;;JKK;JKM\r\n12345678901;6203010101900001;ANI;Y;Y\r\n",
+        # the NIK column missing: rows still come back, with the same error
+        "KPJ,NAMA,TGL_LAHIR\n12345678901,ANI,01-01-1990\n",
+        # a NIK that went through a number
+        "KPJ,NIK,NAMA\n1.23457E+10,6.20301E+15,ANI\n",
+    ],
+)
+def test_a_streamed_export_reads_exactly_as_the_whole_file_does(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "bpjs.csv"
+    path.write_bytes(text.encode("utf-8"))
+    whole, streamed = read_bpjs_export(path), scan_bpjs_export(path)
+    assert streamed is not None
+    assert (streamed.error, streamed.error_detail, streamed.headers) == (whole.error, whole.error_detail, whole.headers)
+    assert_frame_equal(streamed.rows.collect(), whole.rows)
+    assert whole.rows.height > 0
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        BPJS_ROW[0].encode("utf-16"),  # UTF-16
+        ",".join(BPJS_HEADER).encode() + b"\n" + ",".join(BPJS_ROW).encode("cp1252") + b"\xe9\n",  # not UTF-8
+        b"KPJ,NIK\rX,Y\r",  # old Mac line ends
+        b"PK\x03\x04 a workbook",
+    ],
+)
+def test_what_cannot_be_streamed_is_left_to_the_whole_file_reader(tmp_path: Path, data: bytes) -> None:
+    path = tmp_path / "bpjs.csv"
+    path.write_bytes(data)
+    assert scan_bpjs_export(path) is None
+
+
+@FAST
+@given(rows=st.lists(st.lists(CSV_CELL, min_size=5, max_size=5), max_size=25), delimiter=st.sampled_from([",", ";"]))
+def test_streamed_and_whole_file_exports_agree_on_any_cells(rows: list[list[str | None]], delimiter: str) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        written = [[c or "" for c in row] for row in rows]
+        path = write_csv(Path(folder) / "bpjs.csv", [BPJS_HEADER, *written], delimiter=delimiter)
+        streamed = scan_bpjs_export(path)
+        assert streamed is not None
+        assert_frame_equal(streamed.rows.collect(), read_bpjs_export(path).rows)
