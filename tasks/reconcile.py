@@ -15,7 +15,7 @@ from cakupan.errors import InputError
 from cakupan.inputs import file_sha256
 from cakupan.metrics import coverage_metrics
 from cakupan.partitions import birth_date_partition, nik_partition, part_path, scan_all, scan_part, split
-from cakupan.pii import person_key
+from cakupan.pii import person_key_of
 from cakupan.readers import read_bpjs_export, scan_bpjs_export
 from cakupan.reconcile import (
     DECISIONS,
@@ -202,19 +202,20 @@ def reconcile_persons(
     """
     person_columns = scan_all(validation.persons).collect_schema().names()
     rows = pl.concat([scan_all(work / "exact"), scan_all(work / "near")], how="diagonal_relaxed")
-    result = finish(rows, person_columns).collect()
-    result = result.with_columns(person_key(result["nik"], settings.person_key_secret).alias("person_key"))
-    write_partition(result, paths.staging / "restricted", "persons", run_date)
+    result = finish(rows, person_columns).with_columns(
+        person_key_of(pl.col("nik"), settings.person_key_secret).alias("person_key")
+    )
+    written = pl.scan_parquet(write_partition(result, paths.staging / "restricted", "persons", run_date))
     if decisions is not None:
-        applied = result.filter(pl.col("decision").is_not_null()).height
+        applied = written.filter(pl.col("decision").is_not_null()).select(pl.len()).collect().item()
         get_run_logger().info("review decisions: %d applied of %d on file", applied, decisions.height)
     analyst = (
-        result.with_columns(pl.col("birth_date").dt.year().cast(pl.Int32).alias("birth_year"))
+        written.with_columns(pl.col("birth_date").dt.year().cast(pl.Int32).alias("birth_year"))
         .select(ANALYST_COLUMNS)
         .sort("person_key")
     )
     write_partition(analyst, paths.staging / "analytics", "reconciliation", run_date)
-    statuses = {str(k): int(v) for k, v in result.group_by("status").len().iter_rows()}
+    statuses = {str(k): int(v) for k, v in written.group_by("status").len().collect().iter_rows()}
     get_run_logger().info("person statuses: %s", statuses)
     return ReconcileSummary(statuses=statuses, persons=paths.staging / "restricted")
 
@@ -229,8 +230,13 @@ def compute_coverage(
     paths: RunPaths,
 ) -> Path:
     """Coverage per desa, kecamatan and kabupaten, staged for analysts and kept for the warehouse."""
-    rows = pl.read_parquet(partition_dir(paths.staging / "restricted", "submission_rows", run_date) / "part-0.parquet")
-    persons = pl.read_parquet(partition_dir(paths.staging / "restricted", "persons", run_date) / "part-0.parquet")
+    restricted = paths.staging / "restricted"
+    rows = pl.read_parquet(
+        partition_dir(restricted, "submission_rows", run_date) / "part-0.parquet", columns=["kode_desa", "outcome"]
+    )
+    persons = pl.read_parquet(
+        partition_dir(restricted, "persons", run_date) / "part-0.parquet", columns=["kode_desa", "status"]
+    )
     metrics = coverage_metrics(
         run_date=run_date,
         rows=rows,
@@ -250,8 +256,13 @@ def compute_coverage(
 @task(name="write-worklists", cache_policy=NO_CACHE)
 def write_worklists(run_date: date, villages: pl.DataFrame, settings: Settings, paths: RunPaths) -> dict[str, int]:
     """The lists people work from, staged under restricted/: review queue, registration list, grace list."""
-    persons = pl.read_parquet(partition_dir(paths.staging / "restricted", "persons", run_date) / "part-0.parquet")
     restricted = paths.staging / "restricted"
+    # Only the people someone has to act on: a national run's active members never reach a work list.
+    persons = (
+        pl.scan_parquet(partition_dir(restricted, "persons", run_date) / "part-0.parquet")
+        .filter(pl.col("status").is_in(["identity_conflict", "probable_match", "not_enrolled", "grace"]))
+        .collect()
+    )
     review = review_queue(persons, villages, name_match_min=settings.rules.name_match_min)
     write_xlsx(
         review,

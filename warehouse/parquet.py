@@ -26,14 +26,19 @@ def partition_dir(root: Path, dataset: str, run_date: date) -> Path:
     return root / dataset / f"run_date={run_date.isoformat()}"
 
 
-def write_partition(frame: pl.DataFrame, root: Path, dataset: str, run_date: date) -> Path:
-    """Write one partition (zstd Parquet) under ``root``; the run_date column lives in the folder name."""
+def write_partition(frame: pl.DataFrame | pl.LazyFrame, root: Path, dataset: str, run_date: date) -> Path:
+    """Write one partition (zstd Parquet) under ``root``; the run_date column lives in the folder name.
+
+    A lazy frame is streamed into the file (a national reconciliation need not be held in memory to be written).
+    """
     folder = partition_dir(root, dataset, run_date)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "part-0.parquet"
-    frame.drop("run_date", strict=False).write_parquet(
-        path, compression="zstd", row_group_size=ROW_GROUP_SIZE, statistics=True
-    )
+    frame = frame.drop("run_date", strict=False)
+    if isinstance(frame, pl.LazyFrame):
+        frame.sink_parquet(path, compression="zstd", row_group_size=ROW_GROUP_SIZE, statistics=True)
+    else:
+        frame.write_parquet(path, compression="zstd", row_group_size=ROW_GROUP_SIZE, statistics=True)
     return path
 
 
