@@ -6,9 +6,10 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from contextlib import nullcontext
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from cakupan.errors import InputError
 from cakupan.inputs import choose_export, parse_run_date, submissions_folder
@@ -86,41 +87,100 @@ def _run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--run-date", help="the day the run reports on, YYYY-MM-DD (default: today in Asia/Jakarta)")
     parser.add_argument("--data-dir", type=Path, help="output root (default ./data, or CAKUPAN_DATA_DIR)")
     parser.add_argument("--db", help="warehouse SQLAlchemy URL (default sqlite:///DATA_DIR/warehouse.db)")
+    parser.add_argument(
+        "--partitions",
+        type=_count,
+        metavar="N",
+        help="split the run into N partitions by NIK hash; 1 = one pass, 0 = by the size of the inputs (default 0, "
+        "or CAKUPAN_PARTITIONS)",
+    )
+    parser.add_argument(
+        "--task-runner",
+        choices=["threads", "dask"],
+        help="run the partitions on threads of this process (default), or on Dask worker processes: the cluster at "
+        "--dask-address, else a temporary one on this machine; dask needs PREFECT_API_URL (CAKUPAN_TASK_RUNNER)",
+    )
+    parser.add_argument(
+        "--dask-address",
+        metavar="tcp://HOST:PORT",
+        help="the Dask scheduler of an existing cluster whose workers see DATA_DIR at the same path; implies "
+        "--task-runner dask (CAKUPAN_DASK_ADDRESS)",
+    )
 
 
-def settings_from(data_dir: Path | None, db: str | None) -> Settings:
-    """The settings of a command: its flags where given, else the environment (CAKUPAN_DATA_DIR, CAKUPAN_DB_URL)."""
+def _count(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
+    return int(text)
+
+
+def settings_from(data_dir: Path | None, db: str | None, **flags: Any) -> Settings:
+    """The settings of a command: its flags where given, else the environment (CAKUPAN_DATA_DIR, CAKUPAN_DB_URL,
+    ...). ``flags`` are further settings by field name (task_runner, dask_address, partitions); None = not given."""
     settings = Settings()
-    given = {"data_dir": data_dir, "db_url": db}
+    given = {"data_dir": data_dir, "db_url": db} | flags
+    if given.get("dask_address") and given.get("task_runner") is None:
+        given["task_runner"] = "dask"  # naming a scheduler is asking for it
     return settings.model_copy(update={k: v for k, v in given.items() if v is not None})
 
 
 def run_pipeline(
-    *, run_date: date, submissions: Path, bpjs: Path, reference: Path, data_dir: Path | None, db: str | None
+    *,
+    run_date: date,
+    submissions: Path,
+    bpjs: Path,
+    reference: Path,
+    data_dir: Path | None,
+    db: str | None,
+    **flags: Any,
 ) -> RunSummary:
     """Check the inputs, then run the nightly flow; InputError carries the one-line reason when it cannot run."""
     from warehouse.store import connect
 
-    settings = settings_from(data_dir, db)
+    settings = settings_from(data_dir, db, **flags)
     # The flow checks these again (a deployment has no CLI in front of it); here they fail in a second, before
     # Prefect's temporary API takes its seconds to start.
     submissions_folder(submissions)
     choose_export(bpjs, run_date)
     load_villages(reference)
     load_workforce(reference)
-    connect(settings.warehouse_url).dispose()
 
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-    # Without PREFECT_API_URL the flow starts a temporary API; on a fresh machine it first migrates its database,
+    # Without PREFECT_API_URL the run needs a temporary API; on a fresh machine it first migrates its database,
     # which takes longer than Prefect's default 20 s allowance on a small box.
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
-    from flows.config import use_settings
-    from flows.nightly import nightly
-    from flows.parameters import InputFolders
+    from flows.temporary_api import keep_unless_configured, start_temporary_api
 
+    # The temporary API starts now, on the other core, while this process connects and imports Prefect, polars
+    # and Great Expectations (Dask workers cannot reach it: that runner needs a configured API).
+    api = start_temporary_api() if settings.task_runner == "threads" else None
+    try:
+        connect(settings.warehouse_url).dispose()
+        if settings.task_runner == "dask":
+            from flows.runners import check_dask
+
+            check_dask(settings)
+        from flows.config import use_settings
+        from flows.nightly import nightly
+        from flows.parameters import InputFolders
+
+        api = keep_unless_configured(api)
+        if api is not None:
+            from expectations.gx import warm_up
+
+            warm_up()
+            api.wait_ready()
+    except BaseException:
+        if api is not None:
+            api.close()
+        raise
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
+    # Flow-run heartbeats tell a lasting server that a run's process died; a temporary API dies with the process.
+    heartbeat = temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}) if api else nullcontext()
     # force: `cakupan run` always reprocesses; it waits, like every run, while another run holds the same date.
-    with use_settings(settings):
+    with use_settings(settings), heartbeat:
         summary = nightly(
             run_date=run_date, force=True, inputs=InputFolders(submissions=submissions, bpjs=bpjs, reference=reference)
         )
@@ -183,6 +243,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 reference=sample_dir / "reference",
                 data_dir=args.data_dir,
                 db=args.db,
+                partitions=args.partitions,
+                task_runner=args.task_runner,
+                dask_address=args.dask_address,
             )
         else:
             run_date = parse_run_date(args.run_date) if args.run_date else today_in(timezone)
@@ -193,6 +256,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 reference=args.reference,
                 data_dir=args.data_dir,
                 db=args.db,
+                partitions=args.partitions,
+                task_runner=args.task_runner,
+                dask_address=args.dask_address,
             )
         print_summary(result)
         return 0

@@ -1,10 +1,12 @@
 """The settings a flow run uses: the one Settings object, filled from the environment, .env and Prefect.
 
-Order, first wins: values the caller gives (``cakupan run``'s --data-dir and --db), environment variables
-(``CAKUPAN_*``, e.g. from the worker's systemd unit), ``.env``, then what the Prefect server holds:
+Order, first wins: values the caller gives (``cakupan run``'s --data-dir, --db, --task-runner, ...), environment
+variables (``CAKUPAN_*``, e.g. from the worker's systemd unit), ``.env``, then what the Prefect server holds:
 
 - Prefect Variables named ``cakupan_<setting>`` (``cakupan_data_dir``, ``cakupan_db_url``,
-  ``cakupan_submissions_dir``, ``cakupan_lock_timeout_seconds``, ...), editable in the UI under Variables;
+  ``cakupan_submissions_dir``, ``cakupan_lock_timeout_seconds``, ...), editable in the UI under Variables; a
+  deployment runs its partitions on a Dask cluster with ``cakupan_task_runner`` = ``dask`` and
+  ``cakupan_dask_address`` = ``tcp://HOST:8786`` (README, Running on a Dask cluster);
 - Secret blocks ``cakupan-pii-key`` (the person_key HMAC key) and ``cakupan-db-password`` (the warehouse password,
   merged into a ``db_url`` that carries none), so neither is ever written in a file, a deployment or a parameter.
 

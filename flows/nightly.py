@@ -28,7 +28,7 @@ from cakupan.reconcile import latest_decisions
 from cakupan.settings import Settings
 from flows.config import load_settings
 from flows.parameters import InputFolders, KodeDesa, RunRequest, check_request, scheduled_run_date
-from flows.runners import task_runner_for
+from flows.runners import check_dask, task_runner_for
 from flows.unchanged import published_with_same_inputs
 from flows.villages import report_villages
 from tasks.ingest import read_village_files
@@ -101,6 +101,8 @@ def nightly(
     logger = get_run_logger()
     request = check_request(run_date or scheduled_run_date(settings.timezone), inputs, kode_desa, settings)
     connect(settings.warehouse_url).dispose()
+    if settings.task_runner == "dask":
+        check_dask(settings)  # before taking the date: a cluster that cannot run the tasks fails the run at once
 
     def waiting(holder: Holder) -> None:
         logger.info(

@@ -35,7 +35,8 @@ def task_runner_for(settings: Settings) -> TaskRunner[Any]:
     return DaskTaskRunner(
         cluster_class="distributed.LocalCluster",
         cluster_kwargs={
-            # One single-threaded process per core: the tasks hold the GIL in Python code between polars calls.
+            # One single-threaded process per core: GX validates one frame at a time per process (expectations/gx.py
+            # holds a lock), and polars spreads over the process's cores by itself.
             "n_workers": usable_cores(),
             "threads_per_worker": 1,
             "processes": True,
