@@ -217,8 +217,8 @@ def scan_bpjs_export(path: Path) -> LazyTable | None:
         )
         .filter(~pl.all_horizontal(pl.col([*cell_names, "_error"]).is_null()))
     )
-    unknown = [position for position in range(len(cell_names)) if position not in mapping]
-    rows = _canonical_rows(cells, header, mapping, unknown, _BPJS)
+    keys = _extra_keys(header, [position for position in range(len(cell_names)) if position not in mapping])
+    rows = _canonical_rows(cells, mapping, keys, _BPJS)
     headers = {name: header[position] for position, name in mapping.items()}
     detail = _missing_columns(header, mapping, _BPJS)
     return LazyTable(rows=rows, headers=headers, error=detail and COLUMN_MISSING, error_detail=detail)
@@ -464,9 +464,7 @@ def _workbook_grid_unguarded(data: bytes, layout: _Layout) -> _Grid | str:
 Frame = TypeVar("Frame", pl.DataFrame, pl.LazyFrame)
 
 
-def _canonical_rows(
-    cells: Frame, header: list[str], mapping: dict[int, str], unknown: list[int], layout: _Layout
-) -> Frame:
+def _canonical_rows(cells: Frame, mapping: dict[int, str], extra_keys: dict[int, str], layout: _Layout) -> Frame:
     """The reader contract's columns from cut, stripped cells (with source_row, _num_* flags and _error)."""
     by_name = {name: position for position, name in mapping.items()}
 
@@ -474,7 +472,7 @@ def _canonical_rows(
         position = by_name.get(name)
         return pl.col(f"_c{position}") if position is not None else pl.lit(None, dtype=pl.String)
 
-    members = [_json_member(pl.col(f"_c{position}"), key) for position, key in _extra_keys(header, unknown).items()]
+    members = [_json_member(pl.col(f"_c{position}"), key) for position, key in extra_keys.items()]
     members.append(_json_member(pl.col("_error"), "_error"))
     extra = pl.concat_str(members, separator=",", ignore_nulls=True)
     return cells.select(
@@ -674,9 +672,10 @@ def _table(grid: _Grid, layout: _Layout) -> RawTable:
     )
 
     # Only unknown columns holding a value go into `extra`: a sheet's used range often runs far to the right.
+    # Keys are given over all unknown columns, so a column's key does not depend on whether another holds a value.
     filled = cells.select(pl.col(cell_names).is_not_null().any()).row(0) if cell_names else ()
-    unknown = [position for position, any_value in enumerate(filled) if any_value and position not in grid.mapping]
-    rows = _canonical_rows(cells, grid.header, grid.mapping, unknown, layout)
+    keys = _extra_keys(grid.header, [position for position in range(len(filled)) if position not in grid.mapping])
+    rows = _canonical_rows(cells, grid.mapping, {p: k for p, k in keys.items() if filled[p]}, layout)
     headers = {name: grid.header[position] for position, name in grid.mapping.items()}
     detail = _missing_columns(grid.header, grid.mapping, layout)
     return RawTable(rows=rows, headers=headers, error=detail and COLUMN_MISSING, error_detail=detail)

@@ -529,6 +529,8 @@ BPJS_ROW = ["12345678901", "6203010101900001", "ANI", "01-01-1990", "30-SEP-26"]
         "KPJ,NAMA,TGL_LAHIR\n12345678901,ANI,01-01-1990\n",
         # a NIK that went through a number
         "KPJ,NIK,NAMA\n1.23457E+10,6.20301E+15,ANI\n",
+        # two unknown columns under one header, the first empty: the second keeps its own key either way
+        "KPJ,NIK,NAMA,KET,KET\n12345678901,6203010101900001,ANI,,lunas\n",
     ],
 )
 def test_a_streamed_export_reads_exactly_as_the_whole_file_does(tmp_path: Path, text: str) -> None:
