@@ -117,11 +117,11 @@ def _count(text: str) -> int:
 def settings_from(data_dir: Path | None, db: str | None, **flags: Any) -> Settings:
     """The settings of a command: its flags where given, else the environment (CAKUPAN_DATA_DIR, CAKUPAN_DB_URL,
     ...). ``flags`` are further settings by field name (task_runner, dask_address, partitions); None = not given."""
-    settings = Settings()
     given = {"data_dir": data_dir, "db_url": db} | flags
     if given.get("dask_address") and given.get("task_runner") is None:
         given["task_runner"] = "dask"  # naming a scheduler is asking for it
-    return settings.model_copy(update={k: v for k, v in given.items() if v is not None})
+    # Given values go in as arguments, not as a copy's update, so they are validated like the environment's.
+    return Settings(**{k: v for k, v in given.items() if v is not None})
 
 
 def run_pipeline(

@@ -15,7 +15,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 RULES_FILE = Path(__file__).parent / "config" / "rules.toml"
@@ -87,6 +87,12 @@ class Settings(BaseSettings):
     dask_address: str | None = Field(
         None, description="Dask scheduler, e.g. tcp://10.0.0.5:8786; unset: a temporary cluster on this machine."
     )
+
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute(cls, data_dir: Path) -> Path:
+        # Taken where the command was started: Great Expectations and the publishing renames need absolute paths.
+        return data_dir.absolute()
 
     @property
     def warehouse_url(self) -> str:

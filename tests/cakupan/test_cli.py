@@ -109,3 +109,14 @@ def test_the_environment_names_the_warehouse_when_no_flag_does(
     monkeypatch.setenv("CAKUPAN_DB_URL", "postgresql+psycopg://postgres@127.0.0.1:1/from_env")
     argv = [a for a in args(inputs["root"]) if a != "--data-dir" and a != str(inputs["root"] / "data")]
     assert "warehouse database unreachable" in one_line_error(capsys, argv)
+
+
+def test_a_relative_data_dir_is_taken_where_the_command_was_started(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cakupan.cli import settings_from
+
+    monkeypatch.chdir(tmp_path)
+    assert settings_from(Path("data"), None).data_dir == tmp_path / "data"
+    monkeypatch.setenv("CAKUPAN_DATA_DIR", "elsewhere")
+    assert settings_from(None, None).data_dir == tmp_path / "elsewhere"
