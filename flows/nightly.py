@@ -31,7 +31,7 @@ from flows.parameters import InputFolders, KodeDesa, RunRequest, check_request, 
 from flows.runners import check_dask, task_runner_for
 from flows.unchanged import published_with_same_inputs
 from flows.villages import report_villages
-from tasks.ingest import read_village_files
+from tasks.ingest import collect_village_files, list_village_files, read_village_files
 from tasks.publish import complete_coverage, publish_artifacts, publish_outputs, write_coverage_report
 from tasks.reconcile import (
     check_members_partition,
@@ -159,9 +159,9 @@ def _io_retries(settings: Settings) -> dict[str, Any]:
 
 
 def _map(runner: TaskRunner[Any], task: Task[..., Any], **parameters: Any) -> list[Any]:
-    """Run ``task`` once per partition on ``runner`` and wait for all: a ``range`` is mapped over, everything else
-    is passed whole (a frame or the settings would otherwise be iterated)."""
-    mapped = {k: v if isinstance(v, range) else unmapped(v) for k, v in parameters.items()}
+    """Run ``task`` once per partition on ``runner`` and wait for all: a ``range`` or a ``list`` is mapped over,
+    everything else is passed whole (a frame or the settings would otherwise be iterated)."""
+    mapped = {k: v if isinstance(v, range | list) else unmapped(v) for k, v in parameters.items()}
     return list(runner.map(task, mapped).result())  # type: ignore[arg-type]  # Prefect types tasks as maybe-async
 
 
@@ -183,6 +183,7 @@ def _process_date(request: RunRequest, settings: Settings, lock: RunDateLock) ->
     logger = get_run_logger()
     started_at = datetime.now(UTC)
     run_id = str(uuid.uuid4())
+    list_inbox = list_village_files.with_options(**_io_retries(settings))
     read_inbox = read_village_files.with_options(**_io_retries(settings))
     read_export = load_bpjs_export.with_options(**_io_retries(settings), retry_condition_fn=_worth_retrying)
     publish = publish_outputs.with_options(**_io_retries(settings))
@@ -194,13 +195,24 @@ def _process_date(request: RunRequest, settings: Settings, lock: RunDateLock) ->
     paths = RunPaths(data_dir=settings.data_dir, staging=run_root / "staging", work=run_root / "work")
     paths.work.mkdir(parents=True, exist_ok=True)
     try:
-        ingest = read_inbox(submissions, paths, settings.timezone)
-        partitions = choose_partitions(settings.partitions, ingest.rows_read + estimated_rows(export_file))
-        decided = latest_decisions(decisions).collect()
-        raw_rows = split_rows(ingest, partitions, paths)
-        export_parts = read_export(export_file, run_date, partitions, paths)
-        each = range(partitions)
         with task_runner_for(settings) as runner:
+            slices = list_inbox(submissions)
+            _map(
+                runner,
+                read_inbox,
+                submissions=submissions,
+                files=slices,
+                first_file_id=[sum(len(s) for s in slices[:i]) for i in range(len(slices))],
+                index=range(len(slices)),
+                timezone=settings.timezone,
+                paths=paths,
+            )
+            ingest = collect_village_files(paths)
+            partitions = choose_partitions(settings.partitions, ingest.rows_read + estimated_rows(export_file))
+            decided = latest_decisions(decisions).collect()
+            raw_rows = split_rows(ingest, partitions, paths)
+            export_parts = read_export(export_file, run_date, partitions, paths)
+            each = range(partitions)
             checked = _map(
                 runner,
                 check_rows_partition,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 import polars as pl
@@ -11,9 +12,12 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from cakupan.inputs import file_sha256
+from cakupan.partitions import part_path, scan_all
 from cakupan.readers import empty_submission_rows, read_submission
 from cakupan.submissions import code_in_name, date_in_name
 from tasks.summaries import IngestSummary, RunPaths
+
+Frame = TypeVar("Frame", pl.DataFrame, pl.LazyFrame)
 
 SUBMISSION_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".csv", ".txt"}
 
@@ -43,18 +47,18 @@ FILES_SCHEMA = pl.Schema(
 )
 
 
-def read_folder(submissions: Path, timezone: str) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Every file of the folder and every data row in them, as given.
+def read_files(
+    submissions: Path, files: list[Path], first_file_id: int, timezone: str
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Some files of the folder and their data rows, as given: ``read_folder`` for a slice of its files.
 
-    Returns (files, rows). files: one row per file (FILES_SCHEMA): its sha256, when it was submitted (the date in
-    its name, else its modification time in ``timezone``), the reader's error and the village code in its name.
-    rows: the reader's columns plus file_id and row_id (0..n-1). A file that cannot be read is a file row with
-    its error, never skipped.
+    Returns (files, rows): files as FILES_SCHEMA with file_id counting from ``first_file_id``; rows with the
+    reader's columns plus file_id, in file order, without row_id.
     """
     tz = ZoneInfo(timezone)
     file_records = []
     row_frames = []
-    for file_id, path in enumerate(submission_files(submissions)):
+    for file_id, path in enumerate(files, start=first_file_id):
         relative = path.relative_to(submissions).as_posix()
         table = read_submission(path) if path.suffix.lower() in SUBMISSION_SUFFIXES else None
         mtime = datetime.fromtimestamp(path.stat().st_mtime, tz).replace(tzinfo=None)
@@ -72,32 +76,74 @@ def read_folder(submissions: Path, timezone: str) -> tuple[pl.DataFrame, pl.Data
         )
         if table is not None and table.rows.height:
             row_frames.append(table.rows.with_columns(pl.lit(file_id, pl.Int64).alias("file_id")))
-    files = pl.DataFrame(file_records, schema=FILES_SCHEMA)
     rows = (
         pl.concat(row_frames, how="diagonal_relaxed")
         if row_frames
         else empty_submission_rows().with_columns(pl.lit(None, pl.Int64).alias("file_id"))
     )
-    rows = rows.with_row_index("row_id").with_columns(pl.col("row_id").cast(pl.Int64))
-    return files, rows
+    return pl.DataFrame(file_records, schema=FILES_SCHEMA), rows
+
+
+def read_folder(submissions: Path, timezone: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Every file of the folder and every data row in them, as given.
+
+    Returns (files, rows). files: one row per file (FILES_SCHEMA): its sha256, when it was submitted (the date in
+    its name, else its modification time in ``timezone``), the reader's error and the village code in its name.
+    rows: the reader's columns plus file_id and row_id (0..n-1). A file that cannot be read is a file row with
+    its error, never skipped.
+    """
+    files, rows = read_files(submissions, submission_files(submissions), 0, timezone)
+    return files, with_row_ids(rows)
+
+
+def with_row_ids(rows: Frame) -> Frame:
+    """Number the rows of the folder 0..n-1 in file order (file_id, then the order within a file)."""
+    return rows.with_row_index("row_id").with_columns(pl.col("row_id").cast(pl.Int64))
+
+
+# Files per mapped reading task: enough that a task's own cost is small next to its reading.
+FILES_PER_TASK = 2_000
+
+
+@task(name="list-village-files", retries=2, retry_delay_seconds=[5, 30], cache_policy=NO_CACHE)
+def list_village_files(submissions: Path) -> list[list[Path]]:
+    """The inbox's files in reading order, in slices of ``FILES_PER_TASK`` for the reading tasks."""
+    files = submission_files(submissions)
+    return [files[start : start + FILES_PER_TASK] for start in range(0, len(files), FILES_PER_TASK)] or [[]]
 
 
 @task(name="read-village-files", retries=2, retry_delay_seconds=[5, 30], cache_policy=NO_CACHE)
-def read_village_files(submissions: Path, paths: RunPaths, timezone: str) -> IngestSummary:
-    """Read every submission file; a file that cannot be read is recorded with its reason, never skipped."""
+def read_village_files(
+    submissions: Path, files: list[Path], first_file_id: int, index: int, timezone: str, paths: RunPaths
+) -> None:
+    """Read one slice of the inbox; a file that cannot be read is recorded with its reason, never skipped."""
     logger = get_run_logger()
-    files, rows = read_folder(submissions, timezone)
+    found, rows = read_files(submissions, files, first_file_id, timezone)
     for name, error, detail in (
-        files.filter(pl.col("read_error").is_not_null()).select("source_file", "read_error", "read_detail").iter_rows()
+        found.filter(pl.col("read_error").is_not_null()).select("source_file", "read_error", "read_detail").iter_rows()
     ):
         logger.warning("%s: %s (%s)", name, error, detail)
-    paths.work.mkdir(parents=True, exist_ok=True)
-    rows.write_parquet(paths.work / "raw_rows.parquet")
+    found.write_parquet(part_path(paths.work / "inbox_files", index, mkdir=True))
+    rows.write_parquet(part_path(paths.work / "inbox_rows", index, mkdir=True))
+
+
+@task(name="collect-village-files", cache_policy=NO_CACHE)
+def collect_village_files(paths: RunPaths) -> IngestSummary:
+    """The slices read, as the folder's files and rows (row ids in file order)."""
+    files = scan_all(paths.work / "inbox_files").collect()
+    rows = with_row_ids(
+        pl.concat(
+            [pl.scan_parquet(p) for p in sorted((paths.work / "inbox_rows").glob("part-*.parquet"))],
+            how="diagonal_relaxed",
+        )
+    )
+    rows.sink_parquet(paths.work / "raw_rows.parquet")
     files.write_parquet(paths.work / "files.parquet")
-    logger.info("read %d files, %d rows", files.height, rows.height)
+    rows_read = pl.scan_parquet(paths.work / "raw_rows.parquet").select(pl.len()).collect().item()
+    get_run_logger().info("read %d files, %d rows", files.height, rows_read)
     return IngestSummary(
         files_seen=files.height,
-        rows_read=rows.height,
+        rows_read=rows_read,
         raw_rows=paths.work / "raw_rows.parquet",
         files=paths.work / "files.parquet",
     )

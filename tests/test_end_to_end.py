@@ -332,8 +332,10 @@ def test_a_run_split_into_partitions_gives_exactly_the_one_pass_outputs(
     sample: Path, data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("CAKUPAN_PARTITIONS", "4")
-    # The export streamed from the file into its partitions, as a national one would be.
+    # The export streamed from the file into its partitions, as a national one would be, and the inbox read by
+    # several tasks.
     monkeypatch.setattr("cakupan.readers.STREAM_CSV_BYTES", 0)
+    monkeypatch.setattr("tasks.ingest.FILES_PER_TASK", 5)
     out = tmp_path / "data"
     summary = run(sample, out)
     assert digest(out) == digest(data)
