@@ -70,10 +70,15 @@ def similarity(left: pl.Series, right: pl.Series) -> pl.Series:
     return pl.Series(scores).fill_nan(None).round(4)
 
 
-def similarity_of(left: str, right: str) -> pl.Expr:
-    """``similarity`` as an expression over two key columns, so it can sit inside a lazy query plan."""
-    return pl.struct(left, right).map_batches(
-        lambda pair: similarity(pair.struct.field(left), pair.struct.field(right)),
+def similarity_of(left: str | pl.Expr, right: str | pl.Expr) -> pl.Expr:
+    """``similarity`` as an expression over two key columns (names or expressions), so it can sit inside a lazy
+    query plan."""
+    pair = pl.struct(
+        (pl.col(left) if isinstance(left, str) else left).alias("left"),
+        (pl.col(right) if isinstance(right, str) else right).alias("right"),
+    )
+    return pair.map_batches(
+        lambda pairs: similarity(pairs.struct.field("left"), pairs.struct.field("right")),
         return_dtype=pl.Float64,
         is_elementwise=True,
     )

@@ -1,8 +1,9 @@
 """Who the regency's money protects today: village lists reconciled with a BPJS Ketenagakerjaan export.
 
-Pure functions over polars frames, no I/O: ``reconcile`` builds one lazy query and collects it once, so the same code
-can later run per partition. Grain of the result: one row per person, i.e. per accepted NIK on the current village
-lists, plus one row per regency-paid member who is on no list (``enrolled_not_submitted``).
+Pure functions over polars frames, no I/O: ``reconcile`` runs the two halves, ``match_exact`` (per NIK) and
+``match_near`` (per birth date), that a partitioned run maps over its partitions (``cakupan.partitions``). Grain of
+the result: one row per person, i.e. per accepted NIK on the current village lists, plus one row per regency-paid
+member who is on no list (``enrolled_not_submitted``).
 """
 
 from __future__ import annotations
@@ -130,12 +131,12 @@ def _near_candidates(persons: pl.LazyFrame, unclaimed: pl.LazyFrame, rules: Rule
     so digits 1-7 or digits 10-16 survive it. Birth dates heap on 1 July and 31 December (Dukcapil defaults), so the
     date alone never decides. Uniqueness is the caller's business.
     """
-    p = persons.select(pl.col("nik").alias("nik_person"), "birth_date", pl.col("name_key").alias("name_key_person"))
+    p = persons.select(pl.col("nik").alias("nik_person"), "birth_date", pl.col("nama").alias("nama_person"))
     m = unclaimed.select(
         pl.col("nik").alias("nik_member"),
         "kpj",
         pl.col("tgl_lahir").alias("birth_date"),
-        pl.col("name_key").alias("name_key_member"),
+        pl.col("nama").alias("nama_member"),
     )
     blocks = [
         p.with_columns(pl.col("nik_person").str.slice(offset, 7).alias("_block")).join(
@@ -147,7 +148,7 @@ def _near_candidates(persons: pl.LazyFrame, unclaimed: pl.LazyFrame, rules: Rule
         pl.concat(blocks)
         .unique(subset=["nik_person", "nik_member"])
         .filter(_nik_one_edit_apart("nik_person", "nik_member"))
-        .with_columns(similarity_of("name_key_person", "name_key_member").alias("name_similarity"))
+        .with_columns(_name_similarity("nama_person", "nama_member"))
         .filter(pl.col("name_similarity") >= rules.probable_name_min)
         .select("nik_person", "nik_member", "kpj", "name_similarity")
     )
@@ -194,11 +195,19 @@ def reconcile(
         >>> result = reconcile(persons, members, load_rules(), decisions=None)  # doctest: +SKIP
         >>> result.group_by("status").len()  # doctest: +SKIP
     """
-    decided = latest_decisions(decisions)
-    exact, missing, unclaimed = match_exact(persons, members, rules, decided)
+    decided = latest_decisions(decisions).collect().lazy()
+    # Materialised between the two halves, as the partitioned run does: one query over both computed the name
+    # keys of every member several times.
+    exact, missing, unclaimed = (f.lazy() for f in pl.collect_all(match_exact(persons, members, rules, decided)))
     confirmed = confirmed_near_pairs(decided, missing, unclaimed)
     rest = match_near(missing, unclaimed, rules, decided, confirmed)
     return finish(pl.concat([exact, rest], how="diagonal_relaxed"), persons.lazy().collect_schema().names()).collect()
+
+
+def _name_similarity(left: str, right: str) -> pl.Expr:
+    """``name_similarity`` of two name columns. Name keys are made here, on the pairs to compare, rather than for
+    every member of the export: a national export has fifty million names and only the matched ones are compared."""
+    return similarity_of(name_key(pl.col(left)), name_key(pl.col(right))).alias("name_similarity")
 
 
 def _member_side(export: pl.LazyFrame) -> pl.LazyFrame:
@@ -206,7 +215,6 @@ def _member_side(export: pl.LazyFrame) -> pl.LazyFrame:
         pl.col("nik").alias("member_nik"),
         "kpj",
         pl.col("nama").alias("member_nama"),
-        pl.col("name_key").alias("member_name_key"),
         pl.col("tgl_lahir").alias("member_birth_date"),
         "state",
         "paid_by_regency",
@@ -229,13 +237,13 @@ def match_exact(
 ) -> tuple[pl.LazyFrame, pl.LazyFrame, pl.LazyFrame]:
     """The same-NIK half of ``reconcile``: (rows of persons found under their own NIK, persons not found, members
     no listed NIK claims). Answers only questions about one NIK, so it runs per NIK partition."""
-    listed = persons.lazy().with_columns(name_key(pl.col("nama")).alias("name_key"))
-    export = members.lazy().with_columns(name_key(pl.col("nama")).alias("name_key"))
+    listed = persons.lazy()
+    export = members.lazy()
     member_side = _member_side(export)
     # Same NIK on both sides: the names decide, unless a reviewer already has.
     exact = (
         listed.join(member_side, left_on="nik", right_on="member_nik", how="inner", coalesce=False)
-        .with_columns(similarity_of("name_key", "member_name_key").alias("name_similarity"))
+        .with_columns(_name_similarity("nama", "member_nama"))
         .join(decided, on=["nik", "kpj"], how="left")
         .with_columns(
             pl.when(_REJECTED)
@@ -328,7 +336,7 @@ def match_near(
     near_rows = (
         missing.join(notes, on="nik", how="left")
         .join(member_side, on="member_nik", how="left")
-        .with_columns(similarity_of("name_key", "member_name_key").alias("name_similarity"))
+        .with_columns(_name_similarity("nama", "member_nama"))
         .with_columns(
             pl.when(has_member & _CONFIRMED)
             .then(_STATE_STATUS_EXPR)
