@@ -62,15 +62,24 @@ def _text(expr: pl.Expr) -> pl.Expr:
 
 
 def _ymd(year: pl.Expr, month: pl.Expr, day: pl.Expr) -> pl.Expr:
-    """A date from integer parts; null for impossible dates (31/02) and out-of-range parts."""
-    text = pl.concat_str(
-        year.cast(pl.String).str.zfill(4),
-        pl.lit("-"),
-        month.cast(pl.String).str.zfill(2),
-        pl.lit("-"),
-        day.cast(pl.String).str.zfill(2),
+    """A date from integer parts; null for impossible dates (31/02) and out-of-range parts.
+
+    Integer arithmetic on whole columns (days since 1970 by the proleptic Gregorian calendar, H. Hinnant's
+    days_from_civil) rather than formatting and parsing text: a national export has 200 million date cells.
+    """
+    y, m, d = year.cast(pl.Int64), month.cast(pl.Int64), day.cast(pl.Int64)
+    leap = ((y % 4 == 0) & (y % 100 != 0)) | (y % 400 == 0)
+    days_in_month = (
+        pl.when(m == 2).then(pl.when(leap).then(29).otherwise(28)).when(m.is_in([4, 6, 9, 11])).then(30).otherwise(31)
     )
-    return text.str.to_date("%Y-%m-%d", strict=False)
+    possible = y.is_between(0, 9999) & m.is_between(1, 12) & d.is_between(1, days_in_month)
+    shifted = y - (m <= 2).cast(pl.Int64)  # the year counted from March, so 29 February ends it
+    era = shifted.floordiv(400)
+    year_of_era = shifted - era * 400
+    day_of_year = (153 * (m + pl.when(m > 2).then(-3).otherwise(9)) + 2).floordiv(5) + d - 1
+    day_of_era = year_of_era * 365 + year_of_era.floordiv(4) - year_of_era.floordiv(100) + day_of_year
+    days = era * 146097 + day_of_era - 719468
+    return pl.when(possible).then(days.cast(pl.Int32).cast(pl.Date))
 
 
 def parse_date(expr: pl.Expr, *, not_after: date | None) -> pl.Expr:
@@ -89,32 +98,49 @@ def parse_date(expr: pl.Expr, *, not_after: date | None) -> pl.Expr:
     Example:
         >>> frame.select(parse_date(pl.col("tanggal_lahir"), not_after=run_date))
     """
-    text = _text(expr).str.to_lowercase()
-
-    iso = text.str.extract_groups(_ISO)
-    dmy = text.str.extract_groups(_DMY)
-    named = text.str.extract_groups(_NAMED)
-    named_month = named.struct.field("2").replace_strict(MONTHS, default=None, return_dtype=pl.Int32)
-
-    year_text = pl.coalesce(iso.struct.field("1"), dmy.struct.field("3"), named.struct.field("3"))
-    month = pl.coalesce(iso.struct.field("2").cast(pl.Int32), dmy.struct.field("2").cast(pl.Int32), named_month)
-    day = pl.coalesce(
-        iso.struct.field("3").cast(pl.Int32),
-        dmy.struct.field("1").cast(pl.Int32),
-        named.struct.field("1").cast(pl.Int32),
+    return (
+        _text(expr)
+        .str.to_lowercase()
+        .map_batches(lambda text: _parse_dates(text, not_after), return_dtype=pl.Date, is_elementwise=True)
     )
-    year = year_text.cast(pl.Int32)
 
-    four_digit = _ymd(year, month, day)
-    in_2000s = _ymd(year + 2000, month, day)
-    in_1900s = _ymd(year + 1900, month, day)
+
+def _parse_dates(text: pl.Series, not_after: date | None) -> pl.Series:
+    """``parse_date`` on lowercase stripped text. Step by step over a frame, so that each pattern is matched once
+    per cell: written as one expression, every use of the year or the month matched the patterns again."""
+    frame = pl.DataFrame({"text": text}).with_columns(
+        iso=pl.col("text").str.extract_groups(_ISO),
+        dmy=pl.col("text").str.extract_groups(_DMY),
+        named=pl.col("text").str.extract_groups(_NAMED),
+        serial=pl.col("text").str.extract(_SERIAL, 1).cast(pl.Int64),
+    )
+    iso, dmy, named = pl.col("iso").struct, pl.col("dmy").struct, pl.col("named").struct
+    frame = frame.select(
+        "serial",
+        pl.coalesce(iso.field("1"), dmy.field("3"), named.field("3")).alias("year_text"),
+        pl.coalesce(
+            iso.field("2").cast(pl.Int32),
+            dmy.field("2").cast(pl.Int32),
+            named.field("2").replace_strict(MONTHS, default=None, return_dtype=pl.Int32),
+        ).alias("month"),
+        pl.coalesce(
+            iso.field("3").cast(pl.Int32),
+            dmy.field("1").cast(pl.Int32),
+            named.field("1").cast(pl.Int32),
+        ).alias("day"),
+    ).with_columns(pl.col("year_text").cast(pl.Int32).alias("year"))
+    year, month, day = pl.col("year"), pl.col("month"), pl.col("day")
+    frame = frame.with_columns(
+        _ymd(year, month, day).alias("four_digit"),
+        _ymd(year + 2000, month, day).alias("in_2000s"),
+        _ymd(year + 1900, month, day).alias("in_1900s"),
+    )
     if not_after is None:
-        two_digit = pl.when(year >= 69).then(in_1900s).otherwise(in_2000s)
+        two_digit = pl.when(year >= 69).then(pl.col("in_1900s")).otherwise(pl.col("in_2000s"))
     else:
-        two_digit = pl.when(in_2000s <= pl.lit(not_after)).then(in_2000s).otherwise(in_1900s)
-    from_parts = pl.when(year_text.str.len_bytes() == 4).then(four_digit).otherwise(two_digit)
-
-    serial = text.str.extract(_SERIAL, 1).cast(pl.Int64)
+        two_digit = pl.when(pl.col("in_2000s") <= pl.lit(not_after)).then("in_2000s").otherwise("in_1900s")
+    from_parts = pl.when(pl.col("year_text").str.len_bytes() == 4).then(pl.col("four_digit")).otherwise(two_digit)
+    serial = pl.col("serial")
     # Serial 1 is 1900-01-01 and Excel counts a 29 Feb 1900 that never was (serial 60), so from serial 61 on
     # the day is 1899-12-30 + serial; the accepted range starts far above that.
     from_serial = (
@@ -122,7 +148,7 @@ def parse_date(expr: pl.Expr, *, not_after: date | None) -> pl.Expr:
         .then(pl.lit(date(1899, 12, 30)) + pl.duration(days=serial))
         .cast(pl.Date)
     )
-    return pl.coalesce(from_serial, from_parts)
+    return frame.select(pl.coalesce(from_serial, from_parts)).to_series().alias(text.name)
 
 
 def split_ttl(expr: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
