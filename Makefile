@@ -17,8 +17,10 @@ $(UV):
 	$(BOOT)/bin/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
 
 # uv installs exactly what uv.lock pins; --locked fails if pyproject.toml and the lock disagree.
+# --compile-bytecode: a machine with PYTHONDONTWRITEBYTECODE set would otherwise compile Prefect, GX and the rest
+# from source in every process (`cakupan run` took 9 s more to import).
 $(VENV)/.installed: pyproject.toml uv.lock | $(UV)
-	$(UV) sync --locked --python $(PYTHON)
+	$(UV) sync --locked --compile-bytecode --python $(PYTHON)
 	touch $@
 
 install: $(VENV)/.installed
@@ -32,6 +34,11 @@ serve: install
 
 test: install
 	$(VENV)/bin/python -m pytest -q
+
+# Generated inputs at sizes S, M and L; every stage timed against DuckDB and the I/O floor, and the whole run.
+# Minutes for S, hours with L (SIZES="S M" to limit); writes benchmarks/RESULTS.md. Not part of `make test`.
+bench: install
+	$(VENV)/bin/python -m benchmarks.run
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -150,27 +150,27 @@ def run_pipeline(
     # Without PREFECT_API_URL the run needs a temporary API; on a fresh machine it first migrates its database,
     # which takes longer than Prefect's default 20 s allowance on a small box.
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
-    from flows.temporary_api import keep_unless_configured, start_temporary_api
+    from flows.startup import import_ahead, imports_set_aside, keep_unless_configured, start_temporary_api
 
+    cold = "prefect" not in sys.modules  # the `cakupan` command, not a caller that has loaded Prefect already
     # The temporary API starts now, on the other core, while this process connects and imports Prefect, polars
     # and Great Expectations (Dask workers cannot reach it: that runner needs a configured API).
     api = start_temporary_api() if settings.task_runner == "threads" else None
     try:
-        connect(settings.warehouse_url).dispose()
-        if settings.task_runner == "dask":
-            from flows.runners import check_dask
+        with imports_set_aside() if cold else nullcontext():
+            connect(settings.warehouse_url).dispose()
+            if settings.task_runner == "dask":
+                from flows.runners import check_dask
 
-            check_dask(settings)
-        from flows.config import use_settings
-        from flows.nightly import nightly
-        from flows.parameters import InputFolders
+                check_dask(settings)
+            from flows.config import use_settings
+            from flows.nightly import nightly
+            from flows.parameters import InputFolders
 
-        api = keep_unless_configured(api)
-        if api is not None:
-            from expectations.gx import warm_up
-
-            warm_up()
-            api.wait_ready()
+            api = keep_unless_configured(api)
+            if api is not None:
+                import_ahead()
+                api.wait_ready()
     except BaseException:
         if api is not None:
             api.close()

@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import xlsxwriter
@@ -225,17 +226,19 @@ def write_feedback(
     text_files = files.with_columns(
         neutralise(pl.col("source_file")), pl.col("submitted_at").dt.strftime("%d-%m-%Y %H:%M")
     )
+    # Python rows grouped by village in one pass: a polars query per village and sheet costs more than the sheet.
+    rows_of: dict[str | None, list[dict[str, Any]]] = {}
+    for row in text_rows.iter_rows(named=True):
+        rows_of.setdefault(row["kode_desa"], []).append(row)
+    files_of: dict[str | None, list[dict[str, Any]]] = {}
+    for file in text_files.iter_rows(named=True):
+        files_of.setdefault(file["kode_desa"], []).append(file)
     written = []
     for kode in sorted(senders, key=lambda k: (k is None, k or "")):
         village = names.get(kode, {})
         path = feedback_path(folder, kode, village.get("nama_desa"))
-        same = pl.col("kode_desa").is_null() if kode is None else pl.col("kode_desa") == kode
         _write_workbook(
-            path,
-            text_rows.filter(same),
-            text_files.filter(same),
-            title=_title(kode, village),
-            run_date=run_date,
+            path, rows_of.get(kode, []), files_of.get(kode, []), title=_title(kode, village), run_date=run_date
         )
         written.append(path)
     return written
@@ -254,7 +257,9 @@ _INTRO = (
 )
 
 
-def _write_workbook(path: Path, rows: pl.DataFrame, files: pl.DataFrame, *, title: str, run_date: date) -> None:
+def _write_workbook(
+    path: Path, rows: list[dict[str, Any]], files: list[dict[str, Any]], *, title: str, run_date: date
+) -> None:
     options = {"in_memory": True, "strings_to_numbers": False, "strings_to_formulas": False, "strings_to_urls": False}
     workbook = xlsxwriter.Workbook(str(path), options)
     created = datetime(run_date.year, run_date.month, run_date.day)
@@ -270,7 +275,7 @@ def _write_workbook(path: Path, rows: pl.DataFrame, files: pl.DataFrame, *, titl
     sheet.write_string(1, 0, title, bold)
     sheet.write_string(2, 0, f"Tanggal pemeriksaan: {run_date:%d-%m-%Y}")
     sheet.write_string(3, 0, _INTRO)
-    values = [name for name in VALUE_LABELS if rows[name].is_not_null().any()]
+    values = [name for name in VALUE_LABELS if any(row[name] is not None for row in rows)]
     columns = [
         ("source_file", "Berkas", 28),
         ("source_row", "Baris", 7),
@@ -281,21 +286,23 @@ def _write_workbook(path: Path, rows: pl.DataFrame, files: pl.DataFrame, *, titl
         ("perbaikan", "Yang harus dilakukan", 60),
     ]
     top = 5
+    formats = [wrap if width >= 60 else cell for _, _, width in columns]
     for position, (_, label, width) in enumerate(columns):
         sheet.write_string(top, position, label, header)
-        sheet.set_column(position, position, width, wrap if width >= 60 else cell)
-    if rows.is_empty():
+        sheet.set_column(position, position, width, formats[position])
+    if not rows:
         sheet.write_string(top + 1, 0, "Tidak ada baris yang dapat dibaca; lihat lembar Berkas.")
-    for offset, row in enumerate(rows.select(name for name, _, _ in columns).iter_rows(), start=top + 1):
-        for position, value in enumerate(row):
+    for offset, row in enumerate(rows, start=top + 1):
+        for position, (name, _, _) in enumerate(columns):
+            value = row[name]
             if value is None:
                 continue
             if isinstance(value, int):
                 sheet.write_number(offset, position, value, cell)
             else:
-                sheet.write_string(offset, position, value, wrap if columns[position][2] >= 60 else cell)
+                sheet.write_string(offset, position, value, formats[position])
     sheet.freeze_panes(top + 1, 2)
-    sheet.autofilter(top, 0, top + max(rows.height, 1), len(columns) - 1)
+    sheet.autofilter(top, 0, top + max(len(rows), 1), len(columns) - 1)
 
     file_sheet = workbook.add_worksheet("Berkas")
     file_columns = [
@@ -308,11 +315,12 @@ def _write_workbook(path: Path, rows: pl.DataFrame, files: pl.DataFrame, *, titl
     ]
     file_sheet.write_string(0, 0, "Berkas yang diterima Dinas Sosial pada pemeriksaan ini", heading)
     file_sheet.write_string(1, 0, title, bold)
+    file_formats = [wrap if width >= 60 else cell for _, _, width in file_columns]
     for position, (_, label, width) in enumerate(file_columns):
         file_sheet.write_string(3, position, label, header)
-        file_sheet.set_column(position, position, width, wrap if width >= 60 else cell)
-    for offset, row in enumerate(files.select(name for name, _, _ in file_columns).iter_rows(), start=4):
-        for position, value in enumerate(row):
-            if value is not None:
-                file_sheet.write_string(offset, position, value, wrap if file_columns[position][2] >= 60 else cell)
+        file_sheet.set_column(position, position, width, file_formats[position])
+    for offset, file in enumerate(files, start=4):
+        for position, (name, _, _) in enumerate(file_columns):
+            if file[name] is not None:
+                file_sheet.write_string(offset, position, file[name], file_formats[position])
     workbook.close()

@@ -258,7 +258,8 @@ def write_xlsx(
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     frame = neutralise_formulas(frame)
-    options = {"strings_to_numbers": False, "strings_to_formulas": False, "strings_to_urls": False}
+    # in_memory: the parts are zipped from memory rather than from a temporary file each.
+    options = {"in_memory": True, "strings_to_numbers": False, "strings_to_formulas": False, "strings_to_urls": False}
     workbook = xlsxwriter.Workbook(str(path), options)
     try:
         workbook.set_properties({"created": datetime.combine(run_date, time()), "title": sheet})

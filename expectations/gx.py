@@ -19,11 +19,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import polars as pl
 
 SUITES_DIR = Path(__file__).parent / "suites"
+Detail = Literal["all", "failed"]
 _GX_LOCK = threading.Lock()
 
 # Positions only: without index columns GX reports failing rows as RangeIndex positions, which stays fast when
@@ -168,23 +169,55 @@ def _validation(name: str) -> tuple[Any, Any]:
     return suite, batch
 
 
-def _run_suite(name: str, pdf: Any, parameters: dict[str, Any]) -> Any:
+def warm_up() -> None:
+    """Import GX and register every suite now rather than in the first task that validates.
+
+    ``cakupan run`` calls this while its temporary Prefect API starts, which it waits for anyway.
+    """
+    with _GX_LOCK:
+        for name in suite_names():
+            _validation(name)
+
+
+def _run_suite(name: str, pdf: Any, parameters: dict[str, Any], detail: Detail = "all") -> Any:
     """One GX validation; callers hold the lock.
 
     Batch.validate rather than ValidationDefinition.run: the latter also serialises the whole result into the
     context's result store (a deep copy and JSON dump of every failing row position), which made a file whose
     every row fails four times slower to validate than a good one, and kept every result in memory.
+
+    detail "failed": every expectation gets a verdict only (GX then computes a third of the metrics), and those
+    that failed or tolerate failing rows (``mostly``) are validated again for their counts and row positions.
     """
     suite, batch_definition = _validation(name)
     batch = batch_definition.get_batch(batch_parameters={"dataframe": pdf})
-    return batch.validate(suite, result_format=_RESULT_FORMAT, expectation_parameters=parameters)
+    if detail == "all":
+        return batch.validate(suite, result_format=_RESULT_FORMAT, expectation_parameters=parameters)
+    from great_expectations.core.expectation_suite import ExpectationSuite
+
+    verdicts = batch.validate(suite, result_format={"result_format": "BOOLEAN_ONLY"}, expectation_parameters=parameters)
+    again = [i for i, r in enumerate(verdicts.results) if not r.success or "mostly" in r.expectation_config.kwargs]
+    if again:
+        subset = ExpectationSuite(
+            name=name, expectations=[verdicts.results[i].expectation_config.to_json_dict() for i in again]
+        )
+        detailed = batch.validate(subset, result_format=_RESULT_FORMAT, expectation_parameters=parameters)
+        for i, result in zip(again, detailed.results, strict=True):
+            verdicts.results[i] = result
+    return verdicts
 
 
-def validate(name: str, frame: pl.DataFrame, parameters: dict[str, Any] | None = None) -> SuiteResult:
+def validate(
+    name: str, frame: pl.DataFrame, parameters: dict[str, Any] | None = None, *, detail: Detail = "all"
+) -> SuiteResult:
     """Validate ``frame`` with suite ``name``; row ids in ``failures`` are row positions in ``frame``.
 
     Only the columns the suite reads are handed to GX (the frame may carry more). Safe to call from several
     threads: GX itself is called by one thread at a time.
+
+    ``detail="failed"`` suits many expectations over a small frame that nearly always passes (the coverage
+    invariants): outcomes and failures are the same, but an expectation that passed outright carries no counts
+    (unexpected_count 0, element_count the frame's height) and its GX result holds its verdict only.
 
     Example:
         >>> result = validate("submission_rows", prepared, {"age_min": 18, "age_max": 65})
@@ -193,9 +226,9 @@ def validate(name: str, frame: pl.DataFrame, parameters: dict[str, Any] | None =
     pdf = frame.select(suite_columns(name)).to_pandas()
     validated_at = datetime.now(UTC)
     with _GX_LOCK:
-        result = _run_suite(name, pdf, parameters or {})
+        result = _run_suite(name, pdf, parameters or {}, detail)
     outcomes: list[ExpectationOutcome] = []
-    failed_ids: list[pl.DataFrame] = []
+    positions_of: dict[Message, list[list[int]]] = {}
     for r in result.results:
         config = r.expectation_config
         meta = config.meta or {}
@@ -217,28 +250,45 @@ def validate(name: str, frame: pl.DataFrame, parameters: dict[str, Any] | None =
         outcomes.append(outcome)
         positions = details.get("unexpected_index_list") or []
         if positions:
-            failed_ids.append(
-                pl.DataFrame({"row_id": pl.Series(positions, dtype=pl.Int64)}).with_columns(
-                    pl.lit(outcome.reason).alias("reason"),
-                    pl.lit(outcome.level).alias("level"),
-                    pl.lit(meta.get("pesan"), pl.String).alias("pesan"),
-                    pl.lit(meta.get("perbaikan"), pl.String).alias("perbaikan"),
-                )
-            )
+            message = (outcome.reason, outcome.level, meta.get("pesan"), meta.get("perbaikan"))
+            positions_of.setdefault(message, []).append(positions)
         r.result = {k: v for k, v in details.items() if k not in _ROW_DETAIL_KEYS}
-    failures = (
-        pl.concat(failed_ids).unique().sort("row_id", "reason", "pesan")
-        if failed_ids
-        else pl.DataFrame(schema=FAILURES_SCHEMA)
-    )
     return SuiteResult(
         suite=name,
         success=bool(result.success),
         outcomes=outcomes,
-        failures=failures,
+        failures=_failures(positions_of),
         validated_at=validated_at,
         validation=result,
     )
+
+
+Message = tuple[str, str, str | None, str | None]  # reason, level, pesan, perbaikan
+
+
+def _failures(positions_of: dict[Message, list[list[int]]]) -> pl.DataFrame:
+    """FAILURES_SCHEMA rows, one per failing row and message, by row_id, reason and pesan.
+
+    Sorted and deduplicated as one integer per failure (row_id and a message code numbered in (reason, pesan)
+    order) and only then given its texts: a file whose every row fails has millions of failures, and doing this on
+    the texts themselves made it take several times as long as a good file.
+    """
+    if not positions_of:
+        return pl.DataFrame(schema=FAILURES_SCHEMA)
+    messages = sorted(positions_of, key=lambda m: (m[0], m[2] or "", m[1], m[3] or ""))  # nulls first, as polars
+    count = len(messages)
+    keys = (
+        pl.concat(
+            pl.Series(positions, dtype=pl.Int64) * count + code
+            for code, message in enumerate(messages)
+            for positions in positions_of[message]
+        )
+        .sort()
+        .unique()  # two expectations with the same message may fail the same row; unique is cheap once sorted
+    )
+    texts = pl.DataFrame(messages, schema=[(k, v) for k, v in FAILURES_SCHEMA.items() if k != "row_id"], orient="row")
+    codes = (keys % count).cast(pl.UInt32)
+    return pl.DataFrame({"row_id": keys // count, **{k: texts[k].gather(codes) for k in texts.columns}})
 
 
 # ---------------------------------------------------------------------------------------------- Data Docs
@@ -260,10 +310,20 @@ def _docs_context(site: Path) -> Any:
             "class_name": "SiteBuilder",
             "show_how_to_buttons": False,
             "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(site)},
-            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder", "view": _view("IndexPageView")},
+            "site_section_builders": {
+                "expectations": {"view": _view("PageView")},
+                "validations": {"view": _view("PageView")},
+                "profiling": {"view": _view("PageView")},
+            },
         }
     }
     return _quiet(EphemeralDataContext(project_config=config))
+
+
+def _view(name: str) -> dict[str, str]:
+    """A page view of expectations/views.py: GX's own, compiling each template once per process."""
+    return {"module_name": "expectations.views", "class_name": name}
 
 
 def _prune(site: Path, run_name: str, keep_runs: int) -> None:

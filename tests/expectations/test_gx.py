@@ -11,8 +11,10 @@ from typing import Any
 import polars as pl
 import pytest
 
-from cakupan.rules import SUBMISSION_CHECK_COLUMNS, prepare_rows
+from cakupan.readers import read_bpjs_export
+from cakupan.rules import SUBMISSION_CHECK_COLUMNS, prepare_members, prepare_rows
 from expectations import gx
+from tests.expectations.test_bpjs_export import HEADER, member
 from tests.expectations.test_submission_rules import AGES, RUN, VILLAGES, raw_rows, row
 
 
@@ -60,9 +62,10 @@ def test_a_file_in_which_every_row_fails_validates_about_as_fast_as_a_good_one()
         ("sex_invalid", n),
         ("village_unknown", n),
     ]
-    # Measured here: within 20 % (about 0.5 s each). Storing results in GX's result store made it 5x slower;
-    # the bound is generous for a shared machine but fails loudly on that kind of regression.
-    assert bad_seconds <= 1.5 * good_seconds + 0.3, (good_seconds, bad_seconds)
+    # The target is within 20 %; measured here the failing file is the faster one (0.85x at 50,000 rows, 0.65x
+    # at 500,000). Storing results in GX's result store made it 5x slower, and deduplicating and sorting the
+    # failures by their texts 1.6x at 500,000 rows; 0.1 s of slack for a shared machine.
+    assert bad_seconds <= 1.2 * good_seconds + 0.1, (good_seconds, bad_seconds)
 
 
 def test_failing_rows_are_reported_by_position_for_every_expectation() -> None:
@@ -83,6 +86,40 @@ def test_failing_rows_are_reported_by_position_for_every_expectation() -> None:
     }
 
 
+def test_failures_are_one_row_per_failing_row_and_message_by_row_then_reason() -> None:
+    sex = ("sex_invalid", "E", "Jenis kelamin tidak dikenal", "Isi L atau P")
+    name = ("name_missing", "E", "Nama kosong", None)
+    age = ("age_outside", "W", None, None)
+    # Two expectations with the same message both fail row 1: it is listed once.
+    failures = gx._failures({sex: [[3, 1], [1]], name: [[1]], age: [[0]]})
+    assert failures.schema == pl.Schema(gx.FAILURES_SCHEMA)
+    assert failures.rows() == [(0, *age), (1, *name), (1, *sex), (3, *sex)]
+
+
+def test_detail_for_failed_expectations_only_finds_the_same_outcomes_and_failing_rows() -> None:
+    frame = prepare_rows(
+        raw_rows([row(), row(nik=None), row(nama=None, jenis_kelamin="?"), row()]), VILLAGES, RUN
+    ).select(SUBMISSION_CHECK_COLUMNS)
+    everything = gx.validate("submission_rows", frame, AGES)
+    failed_only = gx.validate("submission_rows", frame, AGES, detail="failed")
+    assert failed_only.outcomes == everything.outcomes
+    assert failed_only.failures.equals(everything.failures)
+    assert not failed_only.success
+
+
+def test_detail_for_failed_expectations_still_names_the_rows_a_tolerant_rule_let_pass(tmp_path: Path) -> None:
+    """A rule with ``mostly`` can pass with failing rows; those rows are still reported (and left out)."""
+    path = tmp_path / "bpjs_export_2026-11-25.csv"
+    lines = [",".join(HEADER)] + [",".join(member(i)) for i in range(200)]
+    lines[8] = lines[8].replace("12-MEI-80,01-MAR-25", "12-MEI-80,bulan lalu")  # member 7's start date
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    members = prepare_members(read_bpjs_export(path).rows, RUN)
+    result = gx.validate("bpjs_export", members, detail="failed")
+    assert result.success
+    assert result.failures.select("row_id", "reason").rows() == [(7, "date_unparseable")]
+    assert {o.reason: o.unexpected_count for o in result.outcomes if o.unexpected_count} == {"date_unparseable": 1}
+
+
 def test_only_the_columns_the_suite_reads_go_to_gx() -> None:
     frame = prepare_rows(raw_rows([row(nama=None)]), VILLAGES, RUN)  # every prepared column, NIK and all
     assert gx.validate("submission_rows", frame, AGES).failures["reason"].to_list() == ["name_missing"]
@@ -97,14 +134,14 @@ def test_gx_is_called_by_one_thread_at_a_time_and_each_caller_gets_its_own_frame
     active, most = 0, 0
     counter = threading.Lock()
 
-    def watched(name: str, pdf: Any, parameters: dict[str, Any]) -> Any:
+    def watched(name: str, pdf: Any, parameters: dict[str, Any], detail: gx.Detail = "all") -> Any:
         nonlocal active, most
         with counter:
             active += 1
             most = max(most, active)
         try:
             time.sleep(0.01)  # widen the window in which an unserialised second caller would overlap
-            return inner(name, pdf, parameters)
+            return inner(name, pdf, parameters, detail)
         finally:
             with counter:
                 active -= 1
