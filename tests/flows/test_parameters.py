@@ -137,4 +137,4 @@ def test_the_warehouse_password_comes_from_its_own_setting() -> None:
     # A URL that carries its own password, or the local SQLite default, is left as it is.
     with_password = Settings(db_url="postgresql+psycopg://u:pw@h/d", db_password="other")
     assert with_password.warehouse_url == "postgresql+psycopg://u:pw@h/d"
-    assert Settings(data_dir=Path("d"), db_password="x").warehouse_url == "sqlite:///d/warehouse.db"
+    assert Settings(data_dir=Path("/srv/d"), db_password="x").warehouse_url == "sqlite:////srv/d/warehouse.db"
