@@ -67,6 +67,20 @@ PERSON_COLUMNS = [
 DECIDE_COLUMNS = ["row_id", "file_id", "source_row", "nik", "kode_desa"]
 
 
+def file_registry(files: pl.DataFrame) -> pl.DataFrame:
+    """The restricted ``files`` dataset: one row per file seen, by path, with what became of it."""
+    return files.select(
+        pl.col("source_file").alias("path"),
+        "sha256",
+        "kode_desa",
+        "submitted_at",
+        "status",
+        "reason",
+        pl.col("read_detail").alias("detail"),
+        "rejected_share",
+    ).sort("path")
+
+
 def known_village_files(files: pl.DataFrame, villages: pl.DataFrame) -> pl.DataFrame:
     """A code in a file name names the file's village only when it is a village on the list; otherwise its rows
     must name theirs (else the file's village is unknown), and rows without one are village_unknown."""
@@ -159,17 +173,7 @@ def validate_village_rows(
 
     ledger = with_outcomes(scan_all(checked_rows)).sort("source_file", "source_row").select(LEDGER_COLUMNS)
     write_partition(ledger.collect(), paths.staging / "restricted", "submission_rows", run_date)
-    registry = files.select(
-        pl.col("source_file").alias("path"),
-        "sha256",
-        "kode_desa",
-        "submitted_at",
-        "status",
-        "reason",
-        pl.col("read_detail").alias("detail"),
-        pl.col("rejected_share"),
-    ).sort("path")
-    write_partition(registry, paths.staging / "restricted", "files", run_date)
+    write_partition(file_registry(files), paths.staging / "restricted", "files", run_date)
 
     # The accepted persons stay in the NIK partitions they were checked in: reconciliation runs on those.
     persons_folder = paths.work / "persons"
