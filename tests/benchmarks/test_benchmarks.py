@@ -1,0 +1,118 @@
+"""The benchmark harness: its inputs are deterministic and readable, and its DuckDB reference agrees with cakupan."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date, timedelta
+from pathlib import Path
+
+import polars as pl
+
+from benchmarks import reference_duckdb, stages
+from benchmarks.generate import Inputs, Size, generate
+from cakupan.readers import read_bpjs_export
+from tasks.ingest import read_folder
+
+TOY = Size("toy", list_rows=600, export_rows=3_000, villages=20)
+
+
+def _digest(root: Path) -> dict[str, str]:
+    return {
+        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted((root / "inputs").rglob("*"))
+        if p.is_file()
+    }
+
+
+def test_the_same_seed_writes_the_same_bytes_and_cakupan_reads_them(tmp_path: Path) -> None:
+    first = generate(TOY, 7, tmp_path / "a")
+    generate(TOY, 7, tmp_path / "b")
+    assert _digest(tmp_path / "a") == _digest(tmp_path / "b")
+
+    inputs = Inputs(tmp_path / "a")
+    files, rows = read_folder(inputs.submissions, "Asia/Jakarta")
+    # Every file is read, with its village code and date in the name; every row the generator wrote comes back.
+    assert files["read_error"].null_count() == files.height == first["files"]
+    assert files["file_kode_desa"].null_count() == 0
+    assert rows.height == first["list_rows"] == TOY.list_rows
+    export = read_bpjs_export(inputs.export_file)
+    assert export.error is None
+    assert export.rows.height == TOY.export_rows
+    # A realistic mix, not clean data: some NIK cells are not 16 digits, most are.
+    bad_nik = rows.filter(~pl.col("nik").str.contains(r"^[0-9]{16}$").fill_null(False)).height
+    assert 0 < bad_nik < 0.1 * rows.height
+
+
+# Membership ends as seen on the run date 2026-11-27 (the state column is what reconcile reads).
+COVERED_UNTIL, GRACE_UNTIL, LAPSED_AT = date(2027, 3, 1), date(2026, 10, 1), date(2025, 1, 1)
+
+
+def _person(nik: str, nama: str, born: date) -> dict[str, object]:
+    return {"nik": nik, "nama": nama, "birth_date": born, "sex": "L", "kode_desa": "62.03.01.2001",
+            "kode_kecamatan": "62.03.01", "pekerjaan": "PETANI"}  # fmt: skip
+
+
+def _member(nik: str, nama: str, born: date, state: str, regency: bool, kpj: str) -> dict[str, object]:
+    end = {"covered": COVERED_UNTIL, "grace": GRACE_UNTIL, "lapsed": LAPSED_AT}[state]
+    return {"nik": nik, "kpj": kpj, "nama": nama, "tgl_lahir": born, "tgl_berakhir": end,
+            "grace_end": end + timedelta(days=90), "state": state, "paid_by_regency": regency,
+            "pembayar": "PEMKAB KAPUAS" if regency else "PT SAWIT JAYA"}  # fmt: skip
+
+
+def test_duckdb_reference_gives_every_person_the_status_the_reconcile_stage_gives(tmp_path: Path) -> None:
+    born = {k: date(1980 + i, i % 12 + 1, 10 + i) for i, k in enumerate("ABCDEFGHIK")}
+    persons = [
+        _person("6203011001800001", "Ahmad Yani", born["A"]),
+        _person("6203011102810002", "Budi Santoso", born["B"]),
+        _person("6203011203820003", "Rahmat Hidayat", born["C"]),
+        _person("6203011304830004", "Joko Susilo", born["D"]),
+        _person("6203011405840005", "Agus Wibowo", born["E"]),
+        _person("6203011506850017", "Eko Pratama", born["F"]),
+        _person("6203011607860007", "Dedi Kurniawan", born["G"]),
+        _person("6203011708870008", "Hendra Gunawan", born["H"]),
+        _person("6203011809880009", "Yusuf Hamzah", born["I"]),
+    ]
+    members = [
+        _member("6203011001800001", "AHMAD  YANI", born["A"], "covered", True, "10000000001"),
+        _member("6203011102810002", "H. BUDI SANTOSO", born["B"], "grace", True, "10000000002"),
+        _member("6203011203820003", "RAHMAT HIDAYAT", born["C"], "lapsed", False, "10000000003"),
+        # Same NIK, someone else's name: identity_conflict.
+        _member("6203011304830004", "YULIANA SARI", born["D"], "covered", True, "10000000004"),
+        # One digit substituted, same birth date and name: probable_match.
+        _member("6203011405840006", "AGUS WIBOWO", born["E"], "covered", True, "10000000005"),
+        # The last two digits swapped: probable_match.
+        _member("6203011506850071", "EKO PRATAMA", born["F"], "covered", True, "10000000006"),
+        # Two members one typo from Hendra: not unique, so he is not_enrolled and both stay unclaimed.
+        _member("6203011708870018", "HENDRA GUNAWAN", born["H"], "covered", True, "10000000007"),
+        _member("6203011708870028", "HENDRA GUNAWAN", born["H"], "lapsed", True, "10000000008"),
+        # One typo from Yusuf but another name: no match, and not regency-paid, so on no list of ours.
+        _member("6203011809880019", "YUSRIL MAHENDRA", born["I"], "covered", False, "10000000009"),
+        _member("6203012010890099", "RUDI HARTONO", born["K"], "covered", True, "10000000010"),
+    ]
+    work = tmp_path / "work"
+    work.mkdir()
+    pl.DataFrame(persons).write_parquet(work / "persons.parquet")
+    pl.DataFrame(members).write_parquet(work / "members.parquet")
+
+    stages.reconcile(Inputs(tmp_path), work)
+    reference_duckdb.run(work, work / "duckdb.parquet")
+
+    expected = {
+        "6203011001800001": "active",
+        "6203011102810002": "grace",
+        "6203011203820003": "lapsed",
+        "6203011304830004": "identity_conflict",
+        "6203011405840005": "probable_match",
+        "6203011506850017": "probable_match",
+        "6203011607860007": "not_enrolled",
+        "6203011708870008": "not_enrolled",
+        "6203011809880009": "not_enrolled",
+        "6203011708870018": "enrolled_not_submitted",  # regency-paid, covered, claimed by no one
+        "6203012010890099": "enrolled_not_submitted",
+    }
+    for result in (work / "reconciliation.parquet", work / "duckdb.parquet"):
+        frame = pl.read_parquet(result, columns=["nik", "status", "person_key"])
+        assert dict(zip(frame["nik"], frame["status"].cast(pl.String), strict=True)) == expected
+    comparison = reference_duckdb.compare(work / "reconciliation.parquet", work / "duckdb.parquet")
+    assert comparison["different_status"] == 0
+    assert comparison["person_key_equal"] is True
