@@ -242,6 +242,10 @@ def _width(frame: pl.DataFrame, column: str) -> int:
     return min(max(len(column), int(longest)) + 2, 60)
 
 
+# Rows of one Excel sheet, its header included (Excel's limit, and xlsxwriter silently drops writes past it).
+EXCEL_ROWS = 1_048_576
+
+
 def write_xlsx(
     frame: pl.DataFrame,
     path: Path,
@@ -267,28 +271,32 @@ def write_xlsx(
         text = workbook.add_format({"num_format": "@"})
         day = workbook.add_format({"num_format": "dd-mm-yyyy"})
         moment = workbook.add_format({"num_format": "dd-mm-yyyy hh:mm"})
-        ws = workbook.add_worksheet(sheet)
-        for col, name in enumerate(frame.columns):
-            dtype = frame.schema[name]
-            ws.write_string(0, col, name, header)
-            ws.set_column(col, col, _width(frame, name), text if name in TEXT_COLUMNS else None)
-            cell_format = day if dtype == pl.Date else moment if isinstance(dtype, pl.Datetime) else None
-            for row, value in enumerate(frame[name].to_list(), start=1):
-                if value is None:
-                    ws.write_blank(row, col, None, text if name in TEXT_COLUMNS else None)
-                elif isinstance(value, datetime | date):
-                    ws.write_datetime(row, col, value, cell_format)
-                elif isinstance(value, bool):
-                    ws.write_boolean(row, col, value)
-                elif isinstance(value, int | float):
-                    ws.write_number(row, col, value)
-                else:
-                    ws.write_string(row, col, str(value), text if name in TEXT_COLUMNS else None)
-        ws.freeze_panes(1, 0)
-        ws.autofilter(0, 0, max(frame.height, 1), max(len(frame.columns) - 1, 0))
-        for name, allowed in (choices or {}).items():
-            col = frame.columns.index(name)
-            ws.data_validation(1, col, max(frame.height, 1), col, {"validate": "list", "source": list(allowed)})
+        # A sheet holds at most EXCEL_ROWS rows: a longer list (a province's registration list) continues on
+        # further sheets rather than losing its tail.
+        for number, start in enumerate(range(0, max(frame.height, 1), EXCEL_ROWS - 1), start=1):
+            part = frame.slice(start, EXCEL_ROWS - 1)
+            ws = workbook.add_worksheet(sheet if number == 1 else f"{sheet} ({number})")
+            for col, name in enumerate(part.columns):
+                dtype = part.schema[name]
+                ws.write_string(0, col, name, header)
+                ws.set_column(col, col, _width(part, name), text if name in TEXT_COLUMNS else None)
+                cell_format = day if dtype == pl.Date else moment if isinstance(dtype, pl.Datetime) else None
+                for row, value in enumerate(part[name].to_list(), start=1):
+                    if value is None:
+                        ws.write_blank(row, col, None, text if name in TEXT_COLUMNS else None)
+                    elif isinstance(value, datetime | date):
+                        ws.write_datetime(row, col, value, cell_format)
+                    elif isinstance(value, bool):
+                        ws.write_boolean(row, col, value)
+                    elif isinstance(value, int | float):
+                        ws.write_number(row, col, value)
+                    else:
+                        ws.write_string(row, col, str(value), text if name in TEXT_COLUMNS else None)
+            ws.freeze_panes(1, 0)
+            ws.autofilter(0, 0, max(part.height, 1), max(len(part.columns) - 1, 0))
+            for name, allowed in (choices or {}).items():
+                col = part.columns.index(name)
+                ws.data_validation(1, col, max(part.height, 1), col, {"validate": "list", "source": list(allowed)})
         if notes:
             about = workbook.add_worksheet("Keterangan")
             about.set_column(0, 0, 120)

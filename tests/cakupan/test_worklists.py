@@ -243,3 +243,15 @@ def test_csv_keeps_every_digit_and_writes_dates_day_first(result: pl.DataFrame, 
     assert text.splitlines()[1].startswith("1,6203011204750021,10000000003,Budi Santoso,12-04-1975,62.03.01.2001,")
     back = pl.read_csv(tmp_path / "grace.csv", infer_schema=False)
     assert back["NIK"].to_list() == grace["NIK"].to_list()
+
+
+def test_a_list_longer_than_a_sheet_continues_on_further_sheets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("cakupan.worklists.EXCEL_ROWS", 4)  # a header and three people per sheet
+    people = pl.DataFrame({"NIK": [f"620301170580{i:04d}" for i in range(7)], "Nama": [f"Orang {i}" for i in range(7)]})
+    book = openpyxl.load_workbook(write_xlsx(people, tmp_path / "r.xlsx", sheet="pendaftaran", run_date=RUN))
+    assert book.sheetnames == ["pendaftaran", "pendaftaran (2)", "pendaftaran (3)"]
+    rows = [row for name in book.sheetnames for row in list(book[name].values)[1:]]
+    assert [row[0] for row in rows] == people["NIK"].to_list()
+    assert all(next(book[name].values) == ("NIK", "Nama") for name in book.sheetnames)
