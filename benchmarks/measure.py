@@ -2,7 +2,8 @@
 
 benchmarks/run.py starts one such process per measurement and takes its wall time and peak memory from outside;
 inside, this module times only the measured call (imports and untimed preparation excluded) and writes
-{"seconds": ..., "phases": {...}, "info": {...}} to the result file.
+{"seconds": ..., "cpu_seconds": ..., "phases": {...}, "info": {...}} to the result file. cpu_seconds is the CPU
+time of all the process's threads during the call: on a machine others share, it moves less than the wall time.
 
 KIND NAME:
     stage read|validate|reconcile|metrics|write   the stage of benchmarks/stages.py
@@ -82,26 +83,26 @@ def measure(kind: str, name: str, size: str) -> dict[str, Any]:
             warm = time.perf_counter()
             warm_up()
             info["warm_up_seconds"] = round(time.perf_counter() - warm, 3)
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         phases = STAGES[name].run(inputs, work)
-        seconds = time.perf_counter() - started
+        seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
         if name == "reconcile":
             statuses = pl.read_parquet(work / "reconciliation.parquet", columns=["status"])["status"]
             info["statuses"] = dict(sorted((str(k), v) for k, v in statuses.value_counts().iter_rows()))
     elif kind == "floor":
         scratch = work / "floor" / name
         shutil.rmtree(scratch, ignore_errors=True)
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         phases = io_floor(name, inputs, work, scratch)
-        seconds = time.perf_counter() - started
+        seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
         shutil.rmtree(scratch, ignore_errors=True)
     elif kind == "duckdb":
         from benchmarks import reference_duckdb
 
         output = work / "reconciliation_duckdb.parquet"
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         reference_duckdb.run(work, output)
-        seconds = time.perf_counter() - started
+        seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
         phases = {"duckdb": seconds}
         info = reference_duckdb.compare(work / "reconciliation.parquet", output)
     elif kind == "validation":
@@ -114,19 +115,19 @@ def measure(kind: str, name: str, size: str) -> dict[str, Any]:
             warm = time.perf_counter()
             validate(SUITE, frame.head(100), parameters)  # import GX and build its context before the clock
             info["gx_first_call_seconds"] = round(time.perf_counter() - warm, 3)
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.process_time()
             failures = validate(SUITE, frame, parameters).failures
         else:
             from benchmarks.reference_rules import validate_with_polars
 
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.process_time()
             failures = validate_with_polars(SUITE, frame, parameters)
-        seconds = time.perf_counter() - started
+        seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
         phases = {engine: seconds}
         info.update(rows=frame.height, failing_rows=failures["row_id"].n_unique(), failures=_failure_counts(failures))
     else:
         raise ValueError(f"unknown measurement kind {kind!r}")
-    return {"seconds": seconds, "phases": phases, "info": info}
+    return {"seconds": seconds, "cpu_seconds": cpu_seconds, "phases": phases, "info": info}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

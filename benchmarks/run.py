@@ -63,6 +63,7 @@ class Sample:
     tree_peak_rss_mib: float  # the sum over its process group, sampled every 0.1 s
     load_before: float
     seconds: float | None = None
+    inside_cpu_seconds: float | None = None  # CPU of the measured call alone (all threads)
     phases: dict[str, float] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)
 
@@ -203,6 +204,7 @@ def measure(kind: str, name: str, size: str, settings: Settings, logs: Path) -> 
     if sample.ok and result.is_file():
         inside = json.loads(result.read_text())
         sample.seconds, sample.phases, sample.info = inside["seconds"], inside["phases"], inside["info"]
+        sample.inside_cpu_seconds = inside.get("cpu_seconds")
     return sample
 
 
@@ -316,6 +318,7 @@ def _median(samples: list[Sample]) -> dict[str, Any]:
         "seconds": med([s.seconds for s in ok]),
         "wall_seconds": med([s.wall_seconds for s in ok]),
         "cpu_seconds": med([s.cpu_seconds for s in ok]),
+        "inside_cpu_seconds": med([s.inside_cpu_seconds for s in ok]),
         "peak_rss_mib": max(s.peak_rss_mib for s in ok),
         "tree_peak_rss_mib": max(s.tree_peak_rss_mib for s in ok),
         "load": med([s.load_before for s in ok]),
@@ -466,6 +469,8 @@ def targets(result: dict[str, Any]) -> list[Target]:
     found: list[Target] = []
     for size in ("M", "L"):
         stage, duck, floor = (_get(result, size, k) for k in ("stage:reconcile", "duckdb:reconcile", "floor:reconcile"))
+        cpu = {k: _get(result, size, k, "inside_cpu_seconds") for k in ("stage:reconcile", "duckdb:reconcile")}
+        cpu_note = f" (CPU {_s(cpu['stage:reconcile'])} vs {_s(cpu['duckdb:reconcile'])})" if all(cpu.values()) else ""
         found.append(
             Target(
                 "reconcile stage / DuckDB reference",
@@ -473,7 +478,7 @@ def targets(result: dict[str, Any]) -> list[Target]:
                 _ratio(stage, duck),
                 1.0,
                 "x",
-                f"{_s(stage)} vs {_s(duck)}",
+                f"{_s(stage)} vs {_s(duck)}{cpu_note}",
             )
         )
         found.append(
@@ -584,26 +589,28 @@ def _size_section(size: str, entry: dict[str, Any]) -> list[str]:
         f"Medians of {entry['runs']} run(s) per measurement, each in a fresh process; this size took "
         f"{entry.get('seconds', 0):,.0f} s to measure, on code {entry.get('commit', '?')}. {_load_note(ms)}",
         "",
-        "| stage | in-process | process wall | CPU | peak RSS MiB | I/O floor | stage / floor | slowest phases (s) |",
+        "| stage | in-process | its CPU | process wall | peak RSS MiB | I/O floor | stage / floor "
+        "| slowest phases (s) |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for name in STAGES:
         stage, floor = ms.get(f"stage:{name}"), ms.get(f"floor:{name}")
         ratio = _ratio(_value(stage), _value(floor))
         lines.append(
-            f"| {name} | {_cell(stage)} | {_cell(stage, 'wall_seconds')} | {_cell(stage, 'cpu_seconds')} "
+            f"| {name} | {_cell(stage)} | {_cell(stage, 'inside_cpu_seconds')} | {_cell(stage, 'wall_seconds')} "
             f"| {_mib((stage or {}).get('tree_peak_rss_mib'))} | {_cell(floor)} "
             f"| {'-' if ratio is None else f'{ratio:.1f}x'} | {_phases(stage or {})} |"
         )
     duck, rec = ms.get("duckdb:reconcile"), ms.get("stage:reconcile")
     lines += [
         "",
-        "| reference | in-process | process wall | peak RSS MiB | stage / reference |",
-        "|---|---|---|---|---|",
+        "| reference | in-process | its CPU | process wall | peak RSS MiB | stage / reference |",
+        "|---|---|---|---|---|---|",
     ]
     ratio = _ratio(_value(rec), _value(duck))
     lines.append(
-        f"| reconcile in DuckDB SQL | {_cell(duck)} | {_cell(duck, 'wall_seconds')} "
+        f"| reconcile in DuckDB SQL | {_cell(duck)} | {_cell(duck, 'inside_cpu_seconds')} "
+        f"| {_cell(duck, 'wall_seconds')} "
         f"| {_mib((duck or {}).get('tree_peak_rss_mib'))} | {'-' if ratio is None else f'{ratio:.2f}x'} |"
     )
     if duck and duck.get("ok"):
