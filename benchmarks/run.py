@@ -43,7 +43,6 @@ RESULTS_MD = HERE / "RESULTS.md"
 RESULTS_JSON = HERE / "results.json"
 DEFAULT_RUNS = {"S": 5, "M": 3, "L": 1}
 GROUPS = ("stages", "floors", "duckdb", "validation", "run", "run_warm")
-VALIDATIONS = ("gx:real", "polars:real", "gx:all_pass", "gx:all_fail", "polars:all_pass", "polars:all_fail")
 MiB = 1024 * 1024
 FINDINGS_START, FINDINGS_END = "<!-- findings: kept when RESULTS.md is regenerated -->", "<!-- /findings -->"
 
@@ -305,7 +304,14 @@ def _median(samples: list[Sample]) -> dict[str, Any]:
     ok = [s for s in samples if s.ok]
     if not ok or len(ok) < len(samples):
         failed = next(s for s in samples if not s.ok)
-        return {"ok": False, "error": failed.error, "runs": len(samples), "wall_seconds": failed.wall_seconds}
+        return {
+            "ok": False,
+            "error": failed.error,
+            "runs": len(samples),
+            "wall_seconds": failed.wall_seconds,
+            "tree_peak_rss_mib": failed.tree_peak_rss_mib,
+            "phases": failed.phases,  # as far as it got
+        }
 
     def med(values: list[float | None]) -> float | None:
         present = [v for v in values if v is not None]
@@ -348,42 +354,54 @@ def run_size(size_name: str, settings: Settings, progress: Any) -> dict[str, Any
     measurements: dict[str, Any] = {}
     entry["measurements"] = measurements
 
-    def repeat(key: str, one: Any) -> dict[str, Any]:
-        samples = []
+    def together(*pairs: tuple[str, Any]) -> None:
+        """Each measurement ``runs`` times, round-robin: what is compared sees the machine in the same state."""
+        samples: dict[str, list[Sample]] = {key: [] for key, _ in pairs}
         for i in range(runs):
-            sample = one(logs / key.replace(":", "-") / str(i))
-            samples.append(sample)
-            took = f"{sample.seconds:.2f} s in, " if sample.seconds is not None else ""
-            outcome = f"{took}{sample.wall_seconds:.1f} s wall, {sample.tree_peak_rss_mib:,.0f} MiB"
-            progress(f"{size_name} {key} #{i + 1}/{runs}: {outcome if sample.ok else sample.error}")
-            if not sample.ok:
-                break
-        measurements[key] = {**_median(samples), "samples": [asdict(s) for s in samples]}
-        return measurements[key]
+            for key, one in pairs:
+                if samples[key] and not samples[key][-1].ok:
+                    continue
+                sample = one(logs / key.replace(":", "-") / str(i))
+                samples[key].append(sample)
+                took = f"{sample.seconds:.2f} s in, " if sample.seconds is not None else ""
+                outcome = f"{took}{sample.wall_seconds:.1f} s wall, {sample.tree_peak_rss_mib:,.0f} MiB"
+                progress(f"{size_name} {key} #{i + 1}/{runs}: {outcome if sample.ok else sample.error}")
+        for key, taken in samples.items():
+            measurements[key] = {**_median(taken), "samples": [asdict(s) for s in taken]}
 
-    done: set[str] = set()
-    if "stages" in settings.groups:
+    def process(kind: str, name: str) -> tuple[str, Any]:
+        return f"{kind}:{name}", lambda logs: measure(kind, name, size_name, settings, logs)
+
+    groups = settings.groups
+    if "stages" in groups:
         for name in STAGES:
-            if name != "read" and not done.issuperset(_needs(name)):
+            if name != "read" and not all(measurements.get(f"stage:{n}", {}).get("ok") for n in _needs(name)):
                 measurements[f"stage:{name}"] = {"ok": False, "error": "skipped: an earlier stage failed", "runs": 0}
                 continue
-            if repeat(f"stage:{name}", lambda logs, name=name: measure("stage", name, size_name, settings, logs))["ok"]:
-                done.add(name)
+            # The reconcile targets compare the stage with DuckDB and with its floor: measured side by side.
+            extra = [process("duckdb", "reconcile")] if name == "reconcile" and "duckdb" in groups else []
+            extra += [process("floor", "reconcile")] if name == "reconcile" and "floors" in groups else []
+            together(process("stage", name), *extra)
+        done = {name for name in STAGES if measurements[f"stage:{name}"].get("ok")}
     else:
         done = {name for name in STAGES if all((work / w).exists() for w in STAGES[name].writes)}
-    if "floors" in settings.groups:
+    if "floors" in groups:
         for name in STAGES:
-            if name in done:
-                repeat(f"floor:{name}", lambda logs, name=name: measure("floor", name, size_name, settings, logs))
-    if "duckdb" in settings.groups and "validate" in done:
-        repeat("duckdb:reconcile", lambda logs: measure("duckdb", "reconcile", size_name, settings, logs))
-    if "validation" in settings.groups and "read" in done:
-        for name in VALIDATIONS:
-            repeat(f"validation:{name}", lambda logs, name=name: measure("validation", name, size_name, settings, logs))
-    if "run" in settings.groups:
-        repeat("run", lambda logs: measure_run(size_name, inputs, settings, logs, scratch))
-    if "run_warm" in settings.groups and size_name == "S":  # a primer run per sample: worth it at S only
-        repeat("run:warm_home", lambda logs: measure_run(size_name, inputs, settings, logs, scratch, warm_home=True))
+            if name in done and f"floor:{name}" not in measurements:
+                together(process("floor", name))
+    if "duckdb" in groups and "validate" in done and "duckdb:reconcile" not in measurements:
+        together(process("duckdb", "reconcile"))
+    if "validation" in groups and "read" in done:
+        # Paired as the targets compare them: GX with polars, all failing with none failing.
+        together(process("validation", "gx:real"), process("validation", "polars:real"))
+        together(process("validation", "gx:all_pass"), process("validation", "gx:all_fail"))
+        together(process("validation", "polars:all_pass"), process("validation", "polars:all_fail"))
+    if "run" in groups:
+        together(("run", lambda logs: measure_run(size_name, inputs, settings, logs, scratch)))
+    if "run_warm" in groups and size_name == "S":  # a primer run per sample: worth it at S only
+        together(
+            ("run:warm_home", lambda logs: measure_run(size_name, inputs, settings, logs, scratch, warm_home=True))
+        )
     entry["seconds"] = round(time.perf_counter() - began, 1)
     return entry
 
@@ -651,8 +669,9 @@ def _size_section(size: str, entry: dict[str, Any]) -> list[str]:
             f"wall, peak {_mib(run.get('tree_peak_rss_mib'))} MiB over its processes (flow process alone "
             f"{_mib(run.get('peak_rss_mib'))} MiB).",
         ]
-        if run.get("ok"):
-            lines += ["", "| part of the run | seconds |", "|---|---|"]
+        if run.get("phases"):
+            lines += ["", "| part of the run" + ("" if run.get("ok") else ", as far as it got") + " | seconds |"]
+            lines += ["|---|---|"]
             lines += [f"| {k} | {v:,.2f} |" for k, v in run["phases"].items() if v is not None]
     warm = ms.get("run:warm_home")
     if warm:
