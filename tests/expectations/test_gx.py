@@ -134,14 +134,14 @@ def test_gx_is_called_by_one_thread_at_a_time_and_each_caller_gets_its_own_frame
     active, most = 0, 0
     counter = threading.Lock()
 
-    def watched(name: str, pdf: Any, parameters: dict[str, Any], detail: gx.Detail = "all") -> Any:
+    def watched(*args: Any) -> Any:
         nonlocal active, most
         with counter:
             active += 1
             most = max(most, active)
         try:
             time.sleep(0.01)  # widen the window in which an unserialised second caller would overlap
-            return inner(name, pdf, parameters, detail)
+            return inner(*args)
         finally:
             with counter:
                 active -= 1
@@ -171,6 +171,102 @@ def test_gx_is_called_by_one_thread_at_a_time_and_each_caller_gets_its_own_frame
     assert not errors
     assert most == 1
     assert got == {k: [(k + 1, [k])] * 3 for k in range(4)}
+
+
+def _rule(kind: str, reason: str, **kwargs: Any) -> dict[str, Any]:
+    return {"type": kind, "kwargs": kwargs, "meta": {"reason": reason, "level": "E", "pesan": reason}}
+
+
+PER_ROW_SUITE = {
+    "name": "per_row",
+    "meta": {"version": "1"},
+    "expectations": [
+        _rule("expect_column_values_to_not_be_null", "id_missing", column="id"),
+        _rule("expect_column_values_to_match_regex", "id_format", column="id", regex="^[0-9]{4}$", mostly=0.5),
+        _rule("expect_column_values_to_be_in_set", "code_unknown", column="code", value_set=["A", "B"]),
+        _rule("expect_column_values_to_not_be_null", "code_missing", column="code"),
+        _rule("expect_column_values_to_be_between", "age", column="age", min_value={"$PARAMETER": "low"}, max_value=60),
+        _rule(
+            "expect_column_pair_values_to_be_equal",
+            "pair_either",
+            column_A="a",
+            column_B="b",
+            ignore_row_if="either_value_is_missing",
+        ),
+        _rule("expect_column_pair_values_to_be_equal", "pair_both", column_A="a", column_B="c"),
+        _rule("expect_column_values_to_be_in_set", "flag", column="flag", value_set=[True], mostly=0.1),
+        _rule("expect_column_values_to_be_between", "ratio", column="ratio", min_value=0, max_value=4),
+    ],
+}
+
+
+def per_row_frame(n: int) -> pl.DataFrame:
+    """Mostly distinct ids (GX sees them as they are) beside repeated codes, ages and pairs (judged by value)."""
+    i = pl.int_range(n)
+    return pl.select(
+        id=pl.when(i % 17 == 0)
+        .then(None)
+        .when(i % 13 == 0)
+        .then(pl.lit("12x4"))
+        .otherwise(i.cast(pl.String).str.zfill(4)),
+        code=pl.when(i % 7 == 0).then(None).otherwise(pl.lit(pl.Series(["A", "B", "C", "A", "B"])).gather(i % 5)),
+        age=pl.when(i % 11 == 0).then(None).otherwise(i % 70),
+        a=pl.when(i % 5 == 0).then(None).otherwise((i % 4).cast(pl.String)),
+        b=pl.when(i % 3 == 0).then(None).otherwise((i % 6 % 4).cast(pl.String)),
+        c=pl.when(i % 4 == 0).then(None).otherwise((i % 8 % 4).cast(pl.String)),
+        flag=i % 9 != 0,
+        ratio=pl.when(i % 6 == 0).then(float("nan")).when(i % 10 == 0).then(None).otherwise(i % 50 / 10),
+    )
+
+
+def test_judging_each_distinct_value_once_gives_what_gx_gives_on_every_row(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "per_row.json").write_text(json.dumps(PER_ROW_SUITE), encoding="utf-8")
+    monkeypatch.setattr(gx, "SUITES_DIR", tmp_path)
+    frame = per_row_frame(3_000)
+    assert gx._value_groups("per_row") is not None  # every rule reads its own row only
+    by_value = gx.validate("per_row", frame, {"low": 18})
+    with gx._GX_LOCK:
+        every_row = gx._run_suite("per_row", frame.to_pandas(), {"low": 18})
+    row_detail = {"partial_unexpected_index_list", "unexpected_index_list"}
+    for got, want in zip(by_value.validation.results, every_row.results, strict=True):
+        assert got.success == want.success, want.expectation_config.type
+        assert {k: v for k, v in got.result.items() if k not in row_detail} == {
+            k: v for k, v in want.result.items() if k not in row_detail
+        }, want.expectation_config.meta["reason"]
+    assert by_value.success == every_row.success
+    assert by_value.validation.statistics == every_row.statistics
+    # The failing rows, too: GX on every row names them by position.
+    want_failures = {
+        (position, r.expectation_config.meta["reason"])
+        for r in every_row.results
+        for position in r.result["unexpected_index_list"]
+    }
+    assert set(by_value.failures.select("row_id", "reason").iter_rows()) == want_failures
+    assert {reason for _, reason in want_failures} == {
+        "id_missing",
+        "id_format",
+        "code_unknown",
+        "code_missing",
+        "age",
+        "pair_either",
+        "pair_both",
+        "flag",
+        "ratio",
+    }
+    assert [o.success for o in by_value.outcomes] == [False, True, False, False, False, False, False, True, False]
+
+
+def test_gx_fingerprints_each_batch_by_its_content() -> None:
+    frame = per_row_frame(50)
+    one = gx.validate("submission_rows", prepared(20, good=True), AGES).validation.meta["batch_markers"]
+    two = gx.validate("submission_rows", prepared(20, good=False), AGES).validation.meta["batch_markers"]
+    assert one["pandas_data_fingerprint"] != two["pandas_data_fingerprint"]
+    fingerprint = gx._fingerprint(lambda pdf: "gx's own")
+    assert fingerprint(frame.to_pandas()) == fingerprint(frame.to_pandas())
+    assert fingerprint(frame.to_pandas()) != fingerprint(frame.reverse().to_pandas())
+    assert fingerprint(frame.to_pandas()) != fingerprint(frame.rename({"id": "nik"}).to_pandas())
 
 
 def test_a_suite_expectation_gx_does_not_accept_is_an_error_not_a_silent_skip(
