@@ -254,6 +254,7 @@ def _rows_holding(frame: pl.DataFrame, values: pl.DataFrame) -> pl.Series:
 
 def _missing(frame: pl.DataFrame, kwargs: dict[str, Any]) -> int:
     """Rows GX leaves out of an expectation's share (its ``missing_count``): null values, or pairs it ignores."""
+
     def absent(column: str) -> pl.Series:  # pandas reads a float NaN as missing, as it reads null
         values = frame[column]
         return values.is_null() | values.is_nan() if values.dtype.is_float() else values.is_null()
