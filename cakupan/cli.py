@@ -103,8 +103,14 @@ def _run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--dask-address",
         metavar="tcp://HOST:PORT",
-        help="the Dask scheduler of an existing cluster whose workers see DATA_DIR at the same path; implies "
+        help="the Dask scheduler of an existing cluster whose workers see the inbox and --scratch; implies "
         "--task-runner dask (CAKUPAN_DASK_ADDRESS)",
+    )
+    parser.add_argument(
+        "--scratch",
+        metavar="PATH|URL",
+        help="where the run's partitions live while it runs: a folder or an fsspec URL (s3://bucket/cakupan) that "
+        "every Dask worker reaches (default DATA_DIR/.runs, or CAKUPAN_SCRATCH)",
     )
 
 
@@ -116,7 +122,8 @@ def _count(text: str) -> int:
 
 def settings_from(data_dir: Path | None, db: str | None, **flags: Any) -> Settings:
     """The settings of a command: its flags where given, else the environment (CAKUPAN_DATA_DIR, CAKUPAN_DB_URL,
-    ...). ``flags`` are further settings by field name (task_runner, dask_address, partitions); None = not given."""
+    ...). ``flags`` are further settings by field name (task_runner, dask_address, partitions, scratch); None = not
+    given."""
     given = {"data_dir": data_dir, "db_url": db} | flags
     if given.get("dask_address") and given.get("task_runner") is None:
         given["task_runner"] = "dask"  # naming a scheduler is asking for it
@@ -246,6 +253,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 partitions=args.partitions,
                 task_runner=args.task_runner,
                 dask_address=args.dask_address,
+                scratch=args.scratch,
             )
         else:
             run_date = parse_run_date(args.run_date) if args.run_date else today_in(timezone)
@@ -259,6 +267,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 partitions=args.partitions,
                 task_runner=args.task_runner,
                 dask_address=args.dask_address,
+                scratch=args.scratch,
             )
         print_summary(result)
         return 0

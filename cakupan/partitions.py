@@ -8,14 +8,20 @@ Two keys, because the reconciliation asks two kinds of question:
 
 Both keys are plain arithmetic on the values, so a partition holds the same rows on every machine and polars
 version; the outputs never depend on the number of partitions (the final tables are sorted by their keys).
+
+Partitions live in a run's scratch location, a folder or an fsspec URL (``file://``, ``s3://``, ...) that every
+process of the run reaches: polars reads and writes the files (natively for cloud stores), fsspec lists them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
 from pathlib import Path
 
 import polars as pl
+from upath import UPath
 
 # A prime far from any power of ten, so the NIK's structured digits (region, date, serial) all move the key.
 _NIK_MODULUS = 1_000_000_007
@@ -53,11 +59,27 @@ def estimated_rows(export_file: Path) -> int:
     return export_file.stat().st_size // 100
 
 
-def split(frame: pl.LazyFrame | pl.DataFrame, key: pl.Expr, partitions: int, folder: Path) -> Path:
+def location(path: str | os.PathLike[str] | UPath) -> UPath:
+    """A folder or file of a run's scratch: a local path or an fsspec URL, joined with ``/`` either way."""
+    return path if isinstance(path, UPath) else UPath(path)
+
+
+def remove(folder: str | os.PathLike[str] | UPath) -> None:
+    """Delete a scratch folder and all in it; nothing when it is not there."""
+    folder = location(folder)
+    with contextlib.suppress(FileNotFoundError):
+        if folder.exists():
+            folder.fs.rm(folder.path, recursive=True)
+
+
+def split(
+    frame: pl.LazyFrame | pl.DataFrame, key: pl.Expr, partitions: int, folder: str | os.PathLike[str] | UPath
+) -> UPath:
     """Write ``frame`` into ``folder`` as Parquet files by partition ``key``, streaming; rows keep their order.
 
-    Read a partition back with ``read_part``; a partition no row fell into has no file.
+    Read a partition back with ``scan_part``; a partition no row fell into has no file.
     """
+    folder = location(folder)
     folder.mkdir(parents=True, exist_ok=True)
 
     def name(args: pl.io.partition.FileProviderArgs) -> str:
@@ -66,33 +88,31 @@ def split(frame: pl.LazyFrame | pl.DataFrame, key: pl.Expr, partitions: int, fol
 
     frame.lazy().with_columns(key.alias("_partition")).sink_parquet(
         pl.PartitionBy(
-            folder, key="_partition", include_key=False, file_path_provider=name, approximate_bytes_per_file=None
+            str(folder), key="_partition", include_key=False, file_path_provider=name, approximate_bytes_per_file=None
         ),
         mkdir=True,
     )
-    (folder / "_schema.parquet").unlink(missing_ok=True)
-    frame.lazy().head(0).sink_parquet(folder / "_schema.parquet")
+    frame.lazy().head(0).sink_parquet(str(folder / "_schema.parquet"))
     return folder
 
 
-def part_path(folder: Path, index: int, *, mkdir: bool = False) -> Path:
+def part_path(folder: str | os.PathLike[str] | UPath, index: int, *, mkdir: bool = False) -> str:
     """Where a per-partition writer puts partition ``index`` of ``folder`` (read back by ``scan_part``)."""
+    folder = location(folder)
     if mkdir:
         folder.mkdir(parents=True, exist_ok=True)
-    return folder / f"part-{index:04d}.0000.parquet"
+    return str(folder / f"part-{index:04d}.0000.parquet")
 
 
-def part_files(folder: Path, index: int) -> list[Path]:
-    return sorted(folder.glob(f"part-{index:04d}.*.parquet"))
+def _files(folder: UPath, pattern: str) -> list[str]:
+    return [str(f) for f in sorted(folder.glob(pattern), key=lambda f: f.name)] or [str(folder / "_schema.parquet")]
 
 
-def scan_part(folder: Path, index: int) -> pl.LazyFrame:
+def scan_part(folder: str | os.PathLike[str] | UPath, index: int) -> pl.LazyFrame:
     """Partition ``index`` of a folder written by ``split`` (empty, with the right columns, when no row fell in)."""
-    files = part_files(folder, index) or [folder / "_schema.parquet"]
-    return pl.scan_parquet([str(f) for f in files])
+    return pl.scan_parquet(_files(location(folder), f"part-{index:04d}.*.parquet"))
 
 
-def scan_all(folder: Path) -> pl.LazyFrame:
+def scan_all(folder: str | os.PathLike[str] | UPath) -> pl.LazyFrame:
     """Every partition of a folder written by ``split`` (or by per-partition writers), in partition order."""
-    files = sorted(folder.glob("part-*.parquet")) or [folder / "_schema.parquet"]
-    return pl.scan_parquet([str(f) for f in files])
+    return pl.scan_parquet(_files(location(folder), "part-*.parquet"))

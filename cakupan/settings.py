@@ -17,6 +17,9 @@ from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from upath import UPath
+
+from cakupan.partitions import location
 
 RULES_FILE = Path(__file__).parent / "config" / "rules.toml"
 
@@ -87,12 +90,29 @@ class Settings(BaseSettings):
     dask_address: str | None = Field(
         None, description="Dask scheduler, e.g. tcp://10.0.0.5:8786; unset: a temporary cluster on this machine."
     )
+    scratch: str | None = Field(
+        None,
+        description="Where a run's partitions live while it runs: a folder or an fsspec URL (s3://bucket/cakupan, "
+        "file:///srv/cakupan/scratch); default DATA_DIR/.runs. On a Dask cluster every worker must reach it.",
+    )
 
     @field_validator("data_dir")
     @classmethod
     def _absolute(cls, data_dir: Path) -> Path:
         # Taken where the command was started: Great Expectations and the publishing renames need absolute paths.
         return data_dir.absolute()
+
+    @field_validator("scratch")
+    @classmethod
+    def _absolute_scratch(cls, scratch: str | None) -> str | None:
+        if scratch is None or "://" in scratch:
+            return scratch
+        return str(Path(scratch).absolute())
+
+    @property
+    def scratch_root(self) -> UPath:
+        """The runs' scratch location (``scratch``, else DATA_DIR/.runs) as a path fsspec and polars both take."""
+        return location(self.scratch or self.data_dir / ".runs")
 
     @property
     def warehouse_url(self) -> str:

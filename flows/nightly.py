@@ -23,7 +23,7 @@ from prefect.task_runners import TaskRunner
 from prefect.utilities.annotations import unmapped
 
 from cakupan.errors import InputError
-from cakupan.partitions import choose_partitions, estimated_rows
+from cakupan.partitions import choose_partitions, estimated_rows, remove
 from cakupan.reconcile import latest_decisions
 from cakupan.settings import Settings
 from flows.config import load_settings
@@ -188,12 +188,19 @@ def _process_date(request: RunRequest, settings: Settings, lock: RunDateLock) ->
     read_export = load_bpjs_export.with_options(**_io_retries(settings), retry_condition_fn=_worth_retrying)
     publish = publish_outputs.with_options(**_io_retries(settings))
 
+    # Staging and the flow's own files on this machine; the partitions in the scratch every process reaches (by
+    # default the same folder).
     date_root = settings.data_dir / ".runs" / run_date.isoformat()
-    for leftover in date_root.glob("*"):  # scratch of a run of this date that was killed: it holds no lock now
-        shutil.rmtree(leftover, ignore_errors=True)
+    date_scratch = settings.scratch_root / run_date.isoformat()
+    leftovers: list[str] = [str(p) for p in date_root.glob("*")] + [str(p) for p in date_scratch.glob("*")]
+    for leftover in leftovers:  # scratch of a run of this date that was killed: it holds no lock now
+        remove(leftover)
     run_root = date_root / run_id
-    paths = RunPaths(data_dir=settings.data_dir, staging=run_root / "staging", work=run_root / "work")
+    paths = RunPaths(
+        data_dir=settings.data_dir, staging=run_root / "staging", work=date_scratch / run_id / "work", own=run_root
+    )
     paths.work.mkdir(parents=True, exist_ok=True)
+    run_root.mkdir(parents=True, exist_ok=True)
     try:
         with task_runner_for(settings) as runner:
             slices = list_inbox(submissions)
@@ -248,7 +255,7 @@ def _process_date(request: RunRequest, settings: Settings, lock: RunDateLock) ->
                 decided=decided,
                 confirmed=confirmed,
             )
-        logger.info("reconciled in %d partition(s) with %s", partitions, type(runner).__name__)
+        logger.info("reconciled in %d partition(s) with %s in %s", partitions, type(runner).__name__, paths.work)
         reconciled = reconcile_persons(validation, paths.work, run_date, settings, paths, decisions)
         write_worklists(run_date, villages, settings, paths)
         coverage_path = compute_coverage(run_date, villages, workforce, export, settings, paths)
@@ -273,7 +280,7 @@ def _process_date(request: RunRequest, settings: Settings, lock: RunDateLock) ->
             workforce_coverage=kab["workforce_coverage"],
             export_file=export_file.name,
         )
-        inputs = [*sorted(pl.read_parquet(ingest.files)["sha256"].to_list()), export.export_sha256]
+        inputs = [*sorted(pl.read_parquet(str(ingest.files))["sha256"].to_list()), export.export_sha256]
         record = {
             "run_id": run_id,
             "run_date": run_date,
@@ -294,6 +301,7 @@ def _process_date(request: RunRequest, settings: Settings, lock: RunDateLock) ->
             outputs = publish(run_date, coverage_path, record, settings.warehouse_url, paths)
     finally:
         shutil.rmtree(run_root, ignore_errors=True)
+        remove(paths.work.parent)
         with contextlib.suppress(OSError):
             date_root.rmdir()  # only when empty
     summary.outputs.update(outputs)

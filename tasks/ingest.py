@@ -133,17 +133,18 @@ def collect_village_files(paths: RunPaths) -> IngestSummary:
     files = scan_all(paths.work / "inbox_files").collect()
     rows = with_row_ids(
         pl.concat(
-            [pl.scan_parquet(p) for p in sorted((paths.work / "inbox_rows").glob("part-*.parquet"))],
+            [pl.scan_parquet(str(p)) for p in sorted((paths.work / "inbox_rows").glob("part-*.parquet"))],
             how="diagonal_relaxed",
         )
     )
-    rows.sink_parquet(paths.work / "raw_rows.parquet")
-    files.write_parquet(paths.work / "files.parquet")
-    rows_read = pl.scan_parquet(paths.work / "raw_rows.parquet").select(pl.len()).collect().item()
+    raw_rows, files_path = paths.work / "raw_rows.parquet", paths.work / "files.parquet"
+    rows.sink_parquet(str(raw_rows))
+    files.write_parquet(str(files_path))
+    rows_read = pl.scan_parquet(str(raw_rows)).select(pl.len()).collect().item()
     get_run_logger().info("read %d files, %d rows", files.height, rows_read)
     return IngestSummary(
         files_seen=files.height,
         rows_read=rows_read,
-        raw_rows=paths.work / "raw_rows.parquet",
-        files=paths.work / "files.parquet",
+        raw_rows=raw_rows,
+        files=files_path,
     )

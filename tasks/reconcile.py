@@ -9,6 +9,7 @@ from pathlib import Path
 import polars as pl
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from upath import UPath
 
 from cakupan import readers
 from cakupan.errors import InputError
@@ -59,7 +60,7 @@ ANALYST_COLUMNS = (
 
 
 @task(name="load-bpjs-export", retries=2, retry_delay_seconds=[5, 30], cache_policy=NO_CACHE)
-def load_bpjs_export(export_file: Path, run_date: date, partitions: int, paths: RunPaths) -> Path:
+def load_bpjs_export(export_file: Path, run_date: date, partitions: int, paths: RunPaths) -> UPath:
     """Read the export and split its members by NIK partition; a file that cannot be read stops the run.
 
     A large CSV export is streamed from the file into its partitions, never held in memory whole.
@@ -85,7 +86,7 @@ class MemberPart:
 
 
 @task(name="check-members", cache_policy=NO_CACHE)
-def check_members_partition(export: Path, index: int, run_date: date, settings: Settings) -> MemberPart:
+def check_members_partition(export: UPath, index: int, run_date: date, settings: Settings) -> MemberPart:
     """Pass one partition of the export through expectations/suites/bpjs_export.json and give each member a state.
 
     The members are written either way; whether the export as a whole passes is decided on the sums of all
@@ -119,7 +120,7 @@ def check_members_partition(export: Path, index: int, run_date: date, settings: 
 
 
 @task(name="gate-bpjs-export", cache_policy=NO_CACHE)
-def gate_bpjs_export(export_file: Path, export: Path, parts: list[MemberPart]) -> ExportSummary:
+def gate_bpjs_export(export_file: Path, export: UPath, parts: list[MemberPart]) -> ExportSummary:
     """The export's verdict over all its partitions; a failed gate stops the run before anything is published."""
     result = combine_results([p.result for p in parts], pl.DataFrame(schema=FAILURES_SCHEMA))
     rows = sum(p.rows for p in parts)
@@ -148,7 +149,7 @@ def gate_bpjs_export(export_file: Path, export: Path, parts: list[MemberPart]) -
 
 @task(name="match-exact", cache_policy=NO_CACHE)
 def match_exact_partition(
-    persons: Path, members: Path, index: int, rules: Rules, decided: pl.DataFrame, work: Path
+    persons: UPath, members: UPath, index: int, rules: Rules, decided: pl.DataFrame, work: UPath
 ) -> None:
     """Same-NIK matching in one NIK partition: its matched persons, and who is left for near matching."""
     exact, missing, unclaimed = match_exact(scan_part(persons, index), scan_part(members, index), rules, decided.lazy())
@@ -158,7 +159,7 @@ def match_exact_partition(
 
 
 @task(name="route-near-matches", cache_policy=NO_CACHE)
-def route_near_matches(work: Path, partitions: int, decided: pl.DataFrame) -> pl.DataFrame:
+def route_near_matches(work: UPath, partitions: int, decided: pl.DataFrame) -> pl.DataFrame:
     """Re-split who is left by birth date, each confirmed pair's member with its person; returns those pairs."""
     missing, unclaimed = scan_all(work / "missing"), scan_all(work / "unclaimed")
     confirmed = confirmed_near_pairs(decided.lazy(), missing, unclaimed).collect()
@@ -179,7 +180,7 @@ def route_near_matches(work: Path, partitions: int, decided: pl.DataFrame) -> pl
 
 
 @task(name="match-near", cache_policy=NO_CACHE)
-def match_near_partition(work: Path, index: int, rules: Rules, decided: pl.DataFrame, confirmed: pl.DataFrame) -> None:
+def match_near_partition(work: UPath, index: int, rules: Rules, decided: pl.DataFrame, confirmed: pl.DataFrame) -> None:
     """Near matching and the unlisted regency-paid members in one birth-date partition."""
     unclaimed = scan_part(work / "near_unclaimed", index).drop("_near")
     rest = match_near(scan_part(work / "near_missing", index), unclaimed, rules, decided.lazy(), confirmed.lazy())
@@ -189,7 +190,7 @@ def match_near_partition(work: Path, index: int, rules: Rules, decided: pl.DataF
 @task(name="reconcile-persons", cache_policy=NO_CACHE)
 def reconcile_persons(
     validation: ValidationSummary,
-    work: Path,
+    work: UPath,
     run_date: date,
     settings: Settings,
     paths: RunPaths,
@@ -249,8 +250,8 @@ def compute_coverage(
         target_total=settings.target_total,
     )
     write_partition(metrics, paths.staging / "analytics", "coverage", run_date)
-    metrics.write_parquet(paths.work / "coverage.parquet")
-    return paths.work / "coverage.parquet"
+    metrics.write_parquet(paths.own / "coverage.parquet")
+    return paths.own / "coverage.parquet"
 
 
 @task(name="write-worklists", cache_policy=NO_CACHE)

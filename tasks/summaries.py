@@ -6,22 +6,27 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+from upath import UPath
+
 
 @dataclass(frozen=True)
 class RunPaths:
-    """Where one run writes: ``staging`` mirrors the data tree until the run commits; ``work`` is scratch."""
+    """Where one run writes: ``staging`` mirrors the data tree until the run commits; ``work`` is scratch that
+    every process of the run reaches (a folder or an fsspec URL, ``cakupan.partitions.location``); ``own`` is
+    scratch of the flow's process alone, on its machine."""
 
     data_dir: Path
     staging: Path
-    work: Path
+    work: UPath
+    own: Path
 
 
 @dataclass(frozen=True)
 class IngestSummary:
     files_seen: int
     rows_read: int
-    raw_rows: Path
-    files: Path
+    raw_rows: UPath
+    files: UPath
 
 
 @dataclass(frozen=True)
@@ -30,7 +35,7 @@ class ValidationSummary:
     outcomes: dict[str, int]
     file_statuses: dict[str, int]
     rejected_files: list[tuple[str, str]]
-    persons: Path
+    persons: UPath
     rules_version: str
     suite_version: str
     # Where the run's Data Docs and village feedback will be once published (paths under the data dir).
@@ -48,7 +53,7 @@ class ExportSummary:
     duplicate_niks: int
     dropped_rows: int
     members_active_total: int
-    members: Path
+    members: UPath
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from pathlib import Path
 import polars as pl
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from upath import UPath
 
 from cakupan import values
 from cakupan.feedback import feedback_files, feedback_rows, write_feedback
@@ -120,10 +121,10 @@ def check_rows(
 
 
 @task(name="split-rows", cache_policy=NO_CACHE)
-def split_rows(ingest: IngestSummary, partitions: int, paths: RunPaths) -> Path:
+def split_rows(ingest: IngestSummary, partitions: int, paths: RunPaths) -> UPath:
     """The rows read, split by the partition of their cleaned NIK (rows of one NIK meet in one partition)."""
     return split(
-        pl.scan_parquet(ingest.raw_rows),
+        pl.scan_parquet(str(ingest.raw_rows)),
         nik_partition(values.clean_nik(pl.col("nik")), partitions),
         partitions,
         paths.work / "raw_rows",
@@ -132,10 +133,10 @@ def split_rows(ingest: IngestSummary, partitions: int, paths: RunPaths) -> Path:
 
 @task(name="check-rows", cache_policy=NO_CACHE)
 def check_rows_partition(
-    raw_rows: Path, index: int, files: Path, villages: pl.DataFrame, run_date: date, rules: Rules
+    raw_rows: UPath, index: int, files: UPath, villages: pl.DataFrame, run_date: date, rules: Rules
 ) -> SuiteResult:
     """Parse and validate one partition of rows: checked rows and failures are written beside its rows."""
-    decided_files = known_village_files(pl.read_parquet(files), villages)
+    decided_files = known_village_files(pl.read_parquet(str(files)), villages)
     prepared, result = check_partition(scan_part(raw_rows, index).collect(), decided_files, villages, run_date, rules)
     prepared.write_parquet(part_path(raw_rows.parent / "checked", index, mkdir=True))
     result.failures.write_parquet(part_path(raw_rows.parent / "failures", index, mkdir=True))
@@ -157,7 +158,7 @@ def validate_village_rows(
     checked_rows = paths.work / "checked"
     failures = scan_all(paths.work / "failures").collect()
     result = combine_results(checked, failures)
-    files = known_village_files(pl.read_parquet(ingest.files), villages)
+    files = known_village_files(pl.read_parquet(str(ingest.files)), villages)
     files, decided = decide(
         files,
         scan_all(checked_rows).select(DECIDE_COLUMNS).collect(),
@@ -177,12 +178,11 @@ def validate_village_rows(
 
     # The accepted persons stay in the NIK partitions they were checked in: reconciliation runs on those.
     persons_folder = paths.work / "persons"
-    persons_folder.mkdir(parents=True, exist_ok=True)
     kecamatan_of = villages.select("kode_desa", "kode_kecamatan").lazy()
     for index in range(len(checked)):
         accepted = with_outcomes(scan_part(checked_rows, index)).filter(pl.col("outcome") == "accepted")
         accepted.join(kecamatan_of, on="kode_desa", how="left").select(PERSON_COLUMNS).sink_parquet(
-            part_path(persons_folder, index)
+            part_path(persons_folder, index, mkdir=True)
         )
 
     # Always staged, even empty: a rerun with nothing left to fix must replace the date's earlier feedback.

@@ -336,8 +336,12 @@ def test_a_run_split_into_partitions_gives_exactly_the_one_pass_outputs(
     # several tasks.
     monkeypatch.setattr("cakupan.readers.STREAM_CSV_BYTES", 0)
     monkeypatch.setattr("tasks.ingest.FILES_PER_TASK", 5)
+    # The partitions in a scratch named by an fsspec URL, as a cluster's shared store would be.
+    scratch = tmp_path / "shared"
+    monkeypatch.setenv("CAKUPAN_SCRATCH", f"file://{scratch}")
     out = tmp_path / "data"
     summary = run(sample, out)
+    assert scratch.is_dir() and not [p for p in scratch.rglob("*") if p.is_file()]  # used, and emptied at the end
     assert digest(out) == digest(data)
     assert_frame_equal(warehouse_coverage(out), warehouse_coverage(data))
     persons = partition(data, "restricted", "persons").group_by("status").len()

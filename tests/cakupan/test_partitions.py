@@ -9,7 +9,16 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from cakupan.partitions import birth_date_partition, choose_partitions, nik_partition, scan_all, scan_part, split
+from cakupan.partitions import (
+    birth_date_partition,
+    choose_partitions,
+    nik_partition,
+    part_path,
+    remove,
+    scan_all,
+    scan_part,
+    split,
+)
 from cakupan.reconcile import finish, latest_decisions, reconcile
 from tasks.reconcile import match_exact_partition, match_near_partition, route_near_matches
 from tests.cakupan.test_reconcile import RULES, decisions, members, persons
@@ -34,13 +43,22 @@ def test_birth_date_partition_and_the_size_rule() -> None:
     assert choose_partitions(0, 6_000_001) == 4
 
 
-def test_split_keeps_every_row_once_in_order_and_empty_partitions_read_empty(tmp_path: Path) -> None:
+@pytest.mark.parametrize("scratch", ["path", "fsspec URL"])
+def test_split_keeps_every_row_once_in_order_and_empty_partitions_read_empty(scratch: str, tmp_path: Path) -> None:
     frame = pl.DataFrame({"nik": ["6203011705800003", "6203011705800011", "x", None], "row": [0, 1, 2, 3]})
-    folder = split(frame, nik_partition(pl.col("nik"), 16), 16, tmp_path / "parts")
+    where = tmp_path / "parts" if scratch == "path" else f"file://{tmp_path}/parts"
+    folder = split(frame, nik_partition(pl.col("nik"), 16), 16, where)
+    assert str(folder) == str(where)
     parts = [scan_part(folder, i).collect() for i in range(16)]
     assert sum(p.height for p in parts) == 4
     assert any(p.is_empty() and p.columns == ["nik", "row"] for p in parts)
     assert sorted(scan_all(folder).collect()["row"]) == [0, 1, 2, 3]
+    # A per-partition writer's file is read with the split's; removing the folder removes them all.
+    frame.head(1).write_parquet(part_path(folder / "more", 3, mkdir=True))
+    assert scan_part(folder / "more", 3).collect()["row"].to_list() == [0]
+    remove(folder)
+    assert not (tmp_path / "parts").exists()
+    remove(folder)  # nothing there: nothing to do
 
 
 def reconcile_in_partitions(

@@ -199,10 +199,11 @@ def test_a_run_on_the_cluster_publishes_what_one_pass_in_one_process_does(
         monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)  # no .env here
     one_pass, on_dask = tmp_path / "threads", tmp_path / "dask"
-    # The cluster run as a command of its own; meanwhile the reference in this process, whose Prefect is warm.
-    on_cluster = in_own_process(
-        run_args(sample, on_dask, "--task-runner", "dask", "--dask-address", cluster, "--partitions", "4"), tmp_path
-    )
+    # The cluster run as a command of its own, its partitions in a shared location named by an fsspec URL;
+    # meanwhile the reference in this process, whose Prefect is warm.
+    shared = f"file://{tmp_path / 'shared'}"
+    flags = ("--task-runner", "dask", "--dask-address", cluster, "--partitions", "4", "--scratch", shared)
+    on_cluster = in_own_process(run_args(sample, on_dask, *flags), tmp_path)
     try:
         assert main(run_args(sample, one_pass, "--task-runner", "threads", "--partitions", "1")) == 0
         log, _ = on_cluster.communicate(timeout=300)
@@ -210,6 +211,7 @@ def test_a_run_on_the_cluster_publishes_what_one_pass_in_one_process_does(
         on_cluster.kill()
     assert on_cluster.returncode == 0, log[-3000:]
     assert f"Connecting to an existing Dask cluster at {cluster}" in log  # prefect-dask's own words
+    assert f"reconciled in 4 partition(s) with DaskTaskRunner in {shared}/{RUN.isoformat()}/" in log
 
     expected, got = published(one_pass), published(on_dask)
     assert sorted(got) == sorted(expected)
