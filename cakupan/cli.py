@@ -11,6 +11,8 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pydantic import ValidationError
+
 from cakupan.errors import InputError
 from cakupan.inputs import choose_export, parse_run_date, submissions_folder
 from cakupan.reference import load_villages, load_workforce
@@ -128,7 +130,13 @@ def settings_from(data_dir: Path | None, db: str | None, **flags: Any) -> Settin
     if given.get("dask_address") and given.get("task_runner") is None:
         given["task_runner"] = "dask"  # naming a scheduler is asking for it
     # Given values go in as arguments, not as a copy's update, so they are validated like the environment's.
-    return Settings(**{k: v for k, v in given.items() if v is not None})
+    try:
+        return Settings(**{k: v for k, v in given.items() if v is not None})
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc']))}: {e['msg'].removeprefix('Value error, ')}" for e in exc.errors()
+        )
+        raise InputError(f"bad setting {problems}") from None
 
 
 def run_pipeline(
@@ -236,7 +244,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 else f"warehouse schema already at {after}"
             )
             return 0
-        timezone = Settings().timezone
+        timezone = settings_from(None, None).timezone
         if args.command == "demo":
             from cakupan.sample import SAMPLE_AS_OF, write_sample
 

@@ -105,9 +105,17 @@ class Settings(BaseSettings):
     @field_validator("scratch")
     @classmethod
     def _absolute_scratch(cls, scratch: str | None) -> str | None:
-        if scratch is None or "://" in scratch:
-            return scratch
-        return str(Path(scratch).absolute())
+        if scratch is None:
+            return None
+        if "://" not in scratch:
+            return str(Path(scratch).absolute())
+        import fsspec
+
+        try:  # the store's fsspec package must be installed (s3fs for s3://): said now, not in the first task
+            fsspec.get_filesystem_class(scratch.split("://", 1)[0])
+        except (ImportError, ValueError) as exc:
+            raise ValueError(f"scratch {scratch}: {exc}") from None
+        return scratch
 
     @property
     def scratch_root(self) -> UPath:

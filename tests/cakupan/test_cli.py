@@ -86,6 +86,21 @@ def test_unreachable_database(inputs: dict[str, Path], capsys: pytest.CaptureFix
     assert "warehouse database unreachable" in err
 
 
+def test_a_scratch_url_whose_store_is_not_installed_is_one_line(
+    inputs: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    err = one_line_error(capsys, args(inputs["root"], **{"--scratch": "s3://dinsos-cakupan/scratch"}))
+    assert err == "cakupan: error: bad setting scratch: scratch s3://dinsos-cakupan/scratch: Install s3fs to access S3"
+
+
+def test_a_bad_setting_from_the_environment_is_one_line(
+    inputs: dict[str, Path], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CAKUPAN_PARTITIONS", "-3")
+    err = one_line_error(capsys, args(inputs["root"]))
+    assert err == "cakupan: error: bad setting partitions: Input should be greater than or equal to 0"
+
+
 def test_the_installed_command_prints_no_traceback(inputs: dict[str, Path]) -> None:
     cakupan = Path(sys.executable).parent / "cakupan"
     done = subprocess.run(
