@@ -1,4 +1,4 @@
-"""Run reference_duckdb.sql: the reconciliation as DuckDB SQL, on the same persons.parquet and members.parquet."""
+"""Run reference_duckdb.sql: the reconciliation as DuckDB SQL, on the same persons and members partitions."""
 
 from __future__ import annotations
 
@@ -55,10 +55,10 @@ def render(persons: Path, members: Path, output: Path, similarity: str = SIMILAR
 
 
 def run(work: Path, output: Path, similarity: str = SIMILARITY) -> None:
-    """Reconcile WORK/persons.parquet with WORK/members.parquet in DuckDB into ``output``."""
+    """Reconcile WORK/persons/ with WORK/members/ (their Parquet partitions) in DuckDB into ``output``."""
     import duckdb
 
-    sql = render(work / "persons.parquet", work / "members.parquet", output, similarity)
+    sql = render(work / "persons" / "*.parquet", work / "members" / "*.parquet", output, similarity)
     with duckdb.connect() as con:
         con.execute(sql)
 

@@ -1,6 +1,6 @@
 -- The reconciliation of cakupan/reconcile.py written as DuckDB SQL: the peer an analyst would reach for.
 --
--- Reads persons.parquet and members.parquet (see benchmarks/stages.py) and writes one row per person, plus one
+-- Reads the persons and members partitions (see benchmarks/stages.py) and writes one row per person, plus one
 -- per regency-paid member on no list, with the columns of the pipeline's reconciliation (person_key included).
 -- The dollar-brace placeholders are filled in by benchmarks/reference_duckdb.py: the Parquet paths, the
 -- thresholds of cakupan/config/rules.toml, the title patterns, spelling variants and old spellings of cakupan/names.py, and

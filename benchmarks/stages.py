@@ -1,8 +1,9 @@
 """The pipeline's stages as `make bench` times them: each reads the previous stage's Parquet and writes its own.
 
-Every stage calls the project's own pure code through the adapters in the first section below, and nothing else
-of the project: to benchmark another implementation (partitioned by NIK hash, say) repoint those adapters and
-keep the file contract. Files under a size's work folder ``WORK`` (one row per ...):
+Every stage runs the project's code as the nightly flow runs it, partitioned by NIK hash into as many partitions
+as the flow would choose for the size (``cakupan.partitions.choose_partitions``: one at S, 3 at M, 30 at L), one
+partition after another in one process, through the adapters in the first section below. Files under a size's
+work folder ``WORK`` (one row per ...):
 
 ============  ====================================  ===========================================================
 stage         reads                                 writes
@@ -13,23 +14,28 @@ read          inputs/submissions/, the export       files.parquet (file read: ta
 validate      raw_rows, files, export_rows,         ledger.parquet (data row: tasks.validate.LEDGER_COLUMNS,
               reference/villages.csv                sorted by source_file, source_row), file_status.parquet
                                                     (file: path, sha256, kode_desa, status, reason, ...),
-                                                    persons.parquet (accepted NIK: the columns reconcile
-                                                    reads), members.parquet (NIK of the export: gated by
-                                                    bpjs_export.json, with state, one KPJ per NIK)
-reconcile     persons, members                      reconciliation.parquet (person: cakupan.reconcile's result
+                                                    persons/ (accepted NIK, the columns reconcile reads, in
+                                                    part-PPPP.*.parquet by NIK partition), members/ (NIK of the
+                                                    export: gated by bpjs_export.json, with state, one KPJ per
+                                                    NIK, by NIK partition), partitions.txt (their number)
+reconcile     persons/, members/                    reconciliation.parquet (person: cakupan.reconcile's result
                                                     + person_key)
-metrics       ledger, reconciliation, members,      coverage.parquet (run_date, level, kode)
+metrics       ledger, reconciliation, members/,     coverage.parquet (run_date, level, kode)
               reference/villages.csv
 write         ledger, file_status, reconciliation,  WORK/out/restricted/{submission_rows,files,persons}/ and
               coverage                              WORK/out/analytics/{reconciliation,coverage}/, each
                                                     run_date=YYYY-MM-DD/part-0.parquet as the run publishes them
 ============  ====================================  ===========================================================
 
+Scratch of a stage (the partitions it splits its input into) goes under ``WORK/scratch/<stage>/`` and is deleted
+when it ends, as a run's scratch is.
+
 A stage function returns its phases' seconds ({"read_folder": 61.2, ...}) so a slow stage names its slow call.
 """
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -41,17 +47,33 @@ import polars as pl
 from benchmarks.generate import RUN_DATE, Inputs
 from cakupan import readers
 from cakupan.metrics import coverage_metrics
-from cakupan.pii import person_key
+from cakupan.partitions import choose_partitions, nik_partition, part_path, scan_all, scan_part, split
+from cakupan.pii import person_key_of
 from cakupan.readers import read_bpjs_export, scan_bpjs_export
-from cakupan.reconcile import member_states, resolve_member_duplicates
-from cakupan.reconcile import reconcile as reconcile_core
+from cakupan.reconcile import finish, latest_decisions
 from cakupan.reference import load_villages as load_reference_villages
 from cakupan.rules import prepare_members, prepare_rows
 from cakupan.settings import Settings, load_rules
-from expectations.gx import validate as gx_validate
-from tasks.ingest import read_folder
-from tasks.reconcile import ANALYST_COLUMNS
-from tasks.validate import LEDGER_COLUMNS, PERSON_COLUMNS, check_rows, file_registry
+from cakupan.submissions import decide
+from cakupan.values import clean_nik
+from expectations.combine import combine_results
+from expectations.gx import FAILURES_SCHEMA
+from tasks.ingest import FILES_PER_TASK, read_files, submission_files, with_row_ids
+from tasks.reconcile import (
+    ANALYST_COLUMNS,
+    check_members_partition,
+    match_exact_partition,
+    match_near_partition,
+    route_near_matches,
+)
+from tasks.validate import (
+    DECIDE_COLUMNS,
+    LEDGER_COLUMNS,
+    PERSON_COLUMNS,
+    check_rows_partition,
+    file_registry,
+    known_village_files,
+)
 from warehouse.parquet import ROW_GROUP_SIZE, write_partition
 
 # The person_key secret of benchmark runs (the data is synthetic).
@@ -81,9 +103,20 @@ def warm_up() -> None:
     _context()
 
 
-def read_submissions(folder: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(files, raw rows) of a folder of village lists."""
-    return read_folder(folder, TIMEZONE)
+def read_submissions(folder: Path, rows_out: Path, files_out: Path, scratch: Path) -> None:
+    """The inbox's files and rows as the flow reads them: slices of ``FILES_PER_TASK`` files, each written as a
+    part, then one rows file numbered in file order (``tasks.ingest``: read_village_files, collect_village_files)."""
+    files = submission_files(folder)
+    slices = [files[start : start + FILES_PER_TASK] for start in range(0, len(files), FILES_PER_TASK)] or [[]]
+    first = 0
+    for index, some in enumerate(slices):
+        found, rows = read_files(folder, some, first, TIMEZONE)
+        found.write_parquet(part_path(scratch / "inbox_files", index, mkdir=True))
+        rows.write_parquet(part_path(scratch / "inbox_rows", index, mkdir=True))
+        first += len(some)
+    parts = sorted((scratch / "inbox_rows").glob("part-*.parquet"))
+    with_row_ids(pl.concat([pl.scan_parquet(p) for p in parts], how="diagonal_relaxed")).sink_parquet(rows_out)
+    scan_all(scratch / "inbox_files").collect().write_parquet(files_out)
 
 
 def read_export(path: Path) -> pl.DataFrame | pl.LazyFrame:
@@ -100,19 +133,50 @@ def load_villages(inputs: Inputs) -> pl.DataFrame:
     return load_reference_villages(inputs.reference)
 
 
+def partitions_for(list_rows: int, export_rows: int) -> int:
+    """As many partitions as the flow would choose for these inputs."""
+    return choose_partitions(0, list_rows + export_rows)
+
+
 def check_submissions(
-    raw: pl.DataFrame, files: pl.DataFrame, villages: pl.DataFrame
-) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-    """(ledger, file registry, accepted persons, the suite's failures), as tasks/validate.py derives them."""
-    files, rows, result = check_rows(raw, files, villages, RUN_DATE, load_rules())
-    ledger = rows.sort("source_file", "source_row").select(LEDGER_COLUMNS)
-    registry = file_registry(files)
-    persons = (
-        rows.filter(pl.col("outcome") == "accepted")
-        .join(villages.select("kode_desa", "kode_kecamatan"), on="kode_desa", how="left")
-        .select(PERSON_COLUMNS)
-    )
-    return ledger, registry, persons, result.failures
+    raw_rows: Path, files_path: Path, villages: pl.DataFrame, partitions: int, work: Path, scratch: Path, phases: Phases
+) -> None:
+    """Ledger, file registry and accepted persons (by NIK partition) as tasks/validate.py makes them: rows split by
+    NIK, each partition parsed and validated by GX, then every file and row decided over all of them."""
+    rules = load_rules()
+    with phase(phases, "split_rows"):
+        raw = split(
+            pl.scan_parquet(raw_rows), nik_partition(clean_nik(pl.col("nik")), partitions), partitions, scratch / "raw"
+        )
+    with phase(phases, "check_rows"):
+        for index in range(partitions):
+            check_rows_partition.fn(raw, index, files_path, villages, RUN_DATE, rules)
+    with phase(phases, "decide"):
+        files = known_village_files(pl.read_parquet(files_path), villages)
+        failures = scan_all(scratch / "failures").collect()
+        checked = scratch / "checked"
+        files, decided = decide(
+            files,
+            scan_all(checked).select(DECIDE_COLUMNS).collect(),
+            failures,
+            max_rejected_share=rules.max_rejected_share,
+        )
+        outcomes = decided.select("row_id", "kode_desa", "outcome", "reasons").lazy()
+
+        def with_outcomes(rows: pl.LazyFrame) -> pl.LazyFrame:
+            return rows.drop("kode_desa").join(outcomes, on="row_id", how="inner")
+
+    with phase(phases, "write_ledger_and_persons"):
+        with_outcomes(scan_all(checked)).sort("source_file", "source_row").select(LEDGER_COLUMNS).sink_parquet(
+            work / "ledger.parquet"
+        )
+        file_registry(files).write_parquet(work / "file_status.parquet")
+        kecamatan_of = villages.select("kode_desa", "kode_kecamatan").lazy()
+        for index in range(partitions):
+            accepted = with_outcomes(scan_part(checked, index)).filter(pl.col("outcome") == "accepted")
+            accepted.join(kecamatan_of, on="kode_desa", how="left").select(PERSON_COLUMNS).sink_parquet(
+                part_path(work / "persons", index, mkdir=True)
+            )
 
 
 def prepared_submission_rows(raw: pl.DataFrame, files: pl.DataFrame, villages: pl.DataFrame) -> pl.DataFrame:
@@ -123,40 +187,41 @@ def prepared_submission_rows(raw: pl.DataFrame, files: pl.DataFrame, villages: p
     return prepare_rows(raw, villages, RUN_DATE).sort("row_id")
 
 
-def gate_export(export_rows: pl.DataFrame, phases: Phases) -> pl.DataFrame:
-    """Gated, state-annotated, one-KPJ-per-NIK members, as tasks/reconcile.load_bpjs_export makes them."""
+def gate_export(export_rows: Path, partitions: int, work: Path, scratch: Path, phases: Phases) -> None:
+    """Gated, state-annotated, one-KPJ-per-NIK members by NIK partition, as tasks/reconcile.py makes them."""
     settings = Settings()
-    with phase(phases, "prepare_members"):
-        members = prepare_members(export_rows, RUN_DATE)
-    with phase(phases, "gx_bpjs_export"):
-        result = gx_validate("bpjs_export", members)
+    with phase(phases, "split_members"):
+        export = split(
+            prepare_members(pl.scan_parquet(export_rows), RUN_DATE),
+            nik_partition(pl.col("nik"), partitions),
+            partitions,
+            scratch / "export",
+        )
+    with phase(phases, "check_members"):
+        parts = [check_members_partition.fn(export, index, RUN_DATE, settings) for index in range(partitions)]
+    result = combine_results([p.result for p in parts], pl.DataFrame(schema=FAILURES_SCHEMA))
     if not result.success:
         raise RuntimeError(f"the export failed its gate: {[o.reason for o in result.failed()]}")
-    with phase(phases, "member_states_and_duplicates"):
-        bad = result.failures.select("row_id").unique()
-        kept = (
-            members.with_row_index("row_id")
-            .with_columns(pl.col("row_id").cast(pl.Int64))
-            .join(bad, on="row_id", how="anti")
-            .drop("row_id")
-        )
-        states = member_states(
-            kept,
-            RUN_DATE,
-            grace_months=settings.rules.grace_months,
-            regency_payer=settings.regency_payer,
-            regency_segment=settings.regency_segment,
-        )
-        unique, _ = resolve_member_duplicates(states)
-    return unique
+    (scratch / "members").rename(work / "members")
 
 
-def reconcile_persons(persons: pl.DataFrame, members: pl.DataFrame, phases: Phases) -> pl.DataFrame:
-    """Every person's status (no review decisions) with person_key, as tasks/reconcile.reconcile_persons."""
-    with phase(phases, "reconcile"):
-        result = reconcile_core(persons, members, load_rules())
-    with phase(phases, "person_key"):
-        return result.with_columns(person_key(result["nik"], BENCH_PII_KEY).alias("person_key"))
+def reconcile_persons(work: Path, partitions: int, scratch: Path, output: Path, phases: Phases) -> None:
+    """Every person's status (no review decisions) with person_key, as the flow's match-exact, route-near-matches,
+    match-near and reconcile-persons tasks make it, streamed into ``output``."""
+    rules, decided = load_rules(), latest_decisions(None).collect()
+    with phase(phases, "match_exact"):
+        for index in range(partitions):
+            match_exact_partition.fn(work / "persons", work / "members", index, rules, decided, scratch)
+    with phase(phases, "match_near"):
+        confirmed = route_near_matches.fn(scratch, partitions, decided)
+        for index in range(partitions):
+            match_near_partition.fn(scratch, index, rules, decided, confirmed)
+    with phase(phases, "finish_and_write"):
+        person_columns = scan_all(work / "persons").collect_schema().names()
+        rows = pl.concat([scan_all(scratch / "exact"), scan_all(scratch / "near")], how="diagonal_relaxed")
+        finish(rows, person_columns).with_columns(
+            person_key_of(pl.col("nik"), BENCH_PII_KEY).alias("person_key")
+        ).sink_parquet(output)
 
 
 def coverage(
@@ -197,46 +262,54 @@ def publish_partitions(
 # ---------------------------------------------------------------------------------------------- stages
 
 
+@contextmanager
+def scratch_of(work: Path, stage: str) -> Iterator[Path]:
+    """A stage's scratch folder, empty at the start and deleted at the end."""
+    scratch = work / "scratch" / stage
+    shutil.rmtree(scratch, ignore_errors=True)
+    scratch.mkdir(parents=True)
+    try:
+        yield scratch
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
 def read(inputs: Inputs, work: Path) -> Phases:
     phases: Phases = {}
-    with phase(phases, "read_folder"):
-        files, rows = read_submissions(inputs.submissions)
+    with scratch_of(work, "read") as scratch, phase(phases, "read_folder"):
+        read_submissions(inputs.submissions, work / "raw_rows.parquet", work / "files.parquet", scratch)
     with phase(phases, "read_bpjs_export"):
         export_rows = read_export(inputs.export_file)
         if isinstance(export_rows, pl.LazyFrame):  # streamed from the CSV into Parquet: one pass, read and write
             export_rows.sink_parquet(work / "export_rows.parquet")
-    with phase(phases, "write_parquet"):
-        files.write_parquet(work / "files.parquet")
-        rows.write_parquet(work / "raw_rows.parquet")
-        if isinstance(export_rows, pl.DataFrame):
+    if isinstance(export_rows, pl.DataFrame):
+        with phase(phases, "write_parquet"):
             export_rows.write_parquet(work / "export_rows.parquet")
     return phases
 
 
 def validate(inputs: Inputs, work: Path) -> Phases:
     phases: Phases = {}
-    with phase(phases, "read_parquet"):
-        raw, files = pl.read_parquet(work / "raw_rows.parquet"), pl.read_parquet(work / "files.parquet")
-        export_rows = pl.read_parquet(work / "export_rows.parquet")
-        villages = load_villages(inputs)
-    with phase(phases, "check_rows"):
-        ledger, registry, persons, _ = check_submissions(raw, files, villages)
-    members = gate_export(export_rows, phases)
-    with phase(phases, "write_parquet"):
-        ledger.write_parquet(work / "ledger.parquet")
-        registry.write_parquet(work / "file_status.parquet")
-        persons.write_parquet(work / "persons.parquet")
-        members.write_parquet(work / "members.parquet")
+    villages = load_villages(inputs)
+    list_rows = pl.scan_parquet(work / "raw_rows.parquet").select(pl.len()).collect().item()
+    export_rows = pl.scan_parquet(work / "export_rows.parquet").select(pl.len()).collect().item()
+    partitions = partitions_for(list_rows, export_rows)
+    for folder in ("persons", "members"):
+        shutil.rmtree(work / folder, ignore_errors=True)
+    with scratch_of(work, "validate") as scratch:
+        check_submissions(
+            work / "raw_rows.parquet", work / "files.parquet", villages, partitions, work, scratch, phases
+        )
+        gate_export(work / "export_rows.parquet", partitions, work, scratch, phases)
+    (work / "partitions.txt").write_text(f"{partitions}\n")
     return phases
 
 
 def reconcile(inputs: Inputs, work: Path) -> Phases:
     phases: Phases = {}
-    with phase(phases, "read_parquet"):
-        persons, members = pl.read_parquet(work / "persons.parquet"), pl.read_parquet(work / "members.parquet")
-    result = reconcile_persons(persons, members, phases)
-    with phase(phases, "write_parquet"):
-        result.write_parquet(work / "reconciliation.parquet")
+    partitions = int((work / "partitions.txt").read_text())
+    with scratch_of(work, "reconcile") as scratch:
+        reconcile_persons(work, partitions, scratch, work / "reconciliation.parquet", phases)
     return phases
 
 
@@ -245,10 +318,11 @@ def metrics(inputs: Inputs, work: Path) -> Phases:
     with phase(phases, "read_parquet"):
         ledger = pl.read_parquet(work / "ledger.parquet")
         reconciliation = pl.read_parquet(work / "reconciliation.parquet")
-        members = pl.read_parquet(work / "members.parquet")
+        covered = pl.scan_parquet(work / "members" / "*.parquet").filter(pl.col("state") == "covered")
+        members_active = covered.select(pl.len()).collect().item()
         villages = load_villages(inputs)
     with phase(phases, "coverage_metrics"):
-        table = coverage(ledger, reconciliation, villages, int((members["state"] == "covered").sum()))
+        table = coverage(ledger, reconciliation, villages, members_active)
     with phase(phases, "write_parquet"):
         table.write_parquet(work / "coverage.parquet")
     return phases
@@ -280,10 +354,10 @@ STAGES: dict[str, Stage] = {
     "validate": Stage(
         validate,
         ("raw_rows.parquet", "files.parquet", "export_rows.parquet"),
-        ("ledger.parquet", "file_status.parquet", "persons.parquet", "members.parquet"),
+        ("ledger.parquet", "file_status.parquet", "persons", "members"),
     ),
-    "reconcile": Stage(reconcile, ("persons.parquet", "members.parquet"), ("reconciliation.parquet",)),
-    "metrics": Stage(metrics, ("ledger.parquet", "reconciliation.parquet", "members.parquet"), ("coverage.parquet",)),
+    "reconcile": Stage(reconcile, ("persons", "members"), ("reconciliation.parquet",)),
+    "metrics": Stage(metrics, ("ledger.parquet", "reconciliation.parquet", "members"), ("coverage.parquet",)),
     "write": Stage(
         write,
         ("ledger.parquet", "file_status.parquet", "reconciliation.parquet", "coverage.parquet"),
@@ -313,7 +387,7 @@ def io_floor(name: str, inputs: Inputs, work: Path, scratch: Path) -> Phases:
                     path.read_bytes()
                 inputs.export_file.read_bytes()
             else:
-                pl.read_parquet(work / source)
+                pl.read_parquet(work / source / "*.parquet" if (work / source).is_dir() else work / source)
     with phase(phases, "write"):
         for relative, frame in outputs.items():
             target = scratch / relative

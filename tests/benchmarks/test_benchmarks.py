@@ -7,6 +7,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import polars as pl
+import pytest
 
 from benchmarks import reference_duckdb, stages
 from benchmarks.generate import Inputs, Size, generate
@@ -90,9 +91,10 @@ def test_duckdb_reference_gives_every_person_the_status_the_reconcile_stage_give
         _member("6203012010890099", "RUDI HARTONO", born["K"], "covered", True, "10000000010"),
     ]
     work = tmp_path / "work"
-    work.mkdir()
-    pl.DataFrame(persons).write_parquet(work / "persons.parquet")
-    pl.DataFrame(members).write_parquet(work / "members.parquet")
+    for folder, rows in (("persons", persons), ("members", members)):  # one partition each, as at S
+        (work / folder).mkdir(parents=True)
+        pl.DataFrame(rows).write_parquet(work / folder / "part-0000.0000.parquet")
+    (work / "partitions.txt").write_text("1\n")
 
     stages.reconcile(Inputs(tmp_path), work)
     reference_duckdb.run(work, work / "duckdb.parquet")
@@ -116,3 +118,28 @@ def test_duckdb_reference_gives_every_person_the_status_the_reconcile_stage_give
     comparison = reference_duckdb.compare(work / "reconciliation.parquet", work / "duckdb.parquet")
     assert comparison["different_status"] == 0
     assert comparison["person_key_equal"] is True
+
+
+def run_stages(inputs: Inputs, work: Path) -> None:
+    work.mkdir(parents=True)
+    for name, stage in stages.STAGES.items():
+        stage.run(inputs, work)
+        assert all((work / w).exists() for w in stage.writes), name
+    assert not [p for p in (work / "scratch").rglob("*") if p.is_file()]  # each stage cleans its scratch
+
+
+def test_the_stages_run_in_partitions_as_the_flow_does_and_give_the_one_pass_outputs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    generate(TOY, 7, tmp_path)
+    inputs = Inputs(tmp_path)
+    run_stages(inputs, tmp_path / "one")
+    monkeypatch.setattr(stages, "partitions_for", lambda list_rows, export_rows: 3)
+    run_stages(inputs, tmp_path / "three")
+    assert (tmp_path / "three" / "partitions.txt").read_text() == "3\n"
+    assert len(list((tmp_path / "three" / "members").glob("part-0002.*.parquet"))) == 1
+    for name in ("ledger.parquet", "reconciliation.parquet", "coverage.parquet"):
+        one, three = pl.read_parquet(tmp_path / "one" / name), pl.read_parquet(tmp_path / "three" / name)
+        assert one.height > 0 and one.equals(three), name
+    statuses = pl.read_parquet(tmp_path / "one" / "reconciliation.parquet")["status"].unique().to_list()
+    assert {"active", "not_enrolled", "enrolled_not_submitted"} <= {str(s) for s in statuses}
