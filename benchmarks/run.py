@@ -516,8 +516,10 @@ def targets(result: dict[str, Any]) -> list[Target]:
     found.append(
         Target("peak memory of the whole run", "L", None if run_peak is None else run_peak / 1024, 8.0, "GiB", detail)
     )
-    run_s = _get(result, "S", "run")
-    phases = result.get("sizes", {}).get("S", {}).get("measurements", {}).get("run", {}).get("phases", {})
+    # A cold process on a machine where cakupan has run before: Prefect's database exists. The very first run on a
+    # new machine also creates it (Prefect's migrations); RESULTS.md shows that run beside this one.
+    run_s = _get(result, "S", "run:warm_home")
+    phases = result.get("sizes", {}).get("S", {}).get("measurements", {}).get("run:warm_home", {}).get("phases", {})
     flow = phases.get("flow, to process exit")
     found.append(Target("whole run, cold process, wall", "S", run_s, 20.0, "s", f"{_s(run_s)} wall"))
     found.append(
@@ -679,9 +681,12 @@ def _size_section(size: str, entry: dict[str, Any]) -> list[str]:
         lines += [
             "",
             f"The same run with the PREFECT_HOME of an earlier run (its database already there, as on a machine "
-            f"that ran the night before; process and data dir still fresh): {_cell(warm, 'wall_seconds')} wall, "
-            f"{_s(flow)} of it from 'Beginning flow run' to exit.",
+            f"that ran the night before; process and data dir still fresh; the S targets use this run): "
+            f"{_cell(warm, 'wall_seconds')} wall, {_s(flow)} of it from 'Beginning flow run' to exit.",
         ]
+        if warm.get("phases"):
+            lines += ["", "| part of the run | seconds |", "|---|---|"]
+            lines += [f"| {k} | {v:,.2f} |" for k, v in warm["phases"].items() if v is not None]
     return [*lines, ""]
 
 
