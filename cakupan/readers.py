@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 import polars as pl
 import python_calamine
 
+from cakupan import values
 from cakupan.headers import (
     BPJS_HEADERS,
     BPJS_INDEX,
@@ -210,7 +211,7 @@ def scan_bpjs_export(path: Path) -> LazyTable | None:
         .slice(size)
         .with_row_index("_index")
         .with_columns(
-            pl.col(cell_names).str.strip_chars().replace("", None),
+            values.cell_text(pl.col(cell_names)),
             *[pl.lit(False).alias(f"_num_{name}") for name in _BPJS.from_number],
             pl.lit(None, pl.String).alias("_error"),
             source_row=(pl.col("_index") + first_row).cast(pl.Int64),
@@ -662,7 +663,7 @@ def _table(grid: _Grid, layout: _Layout) -> RawTable:
     errors = grid.row_errors if grid.row_errors is not None else pl.repeat(None, height, dtype=pl.String, eager=True)
     cells = (
         grid.cells.with_columns(
-            pl.col(cell_names).str.strip_chars().replace("", None),
+            values.cell_text(pl.col(cell_names)),
             *[flag.alias(name) for name, flag in flags.items()],
             errors.alias("_error"),
             source_row=pl.int_range(grid.first_row, grid.first_row + height, dtype=pl.Int64),

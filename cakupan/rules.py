@@ -57,7 +57,7 @@ def prepare_rows(raw: pl.DataFrame, villages: pl.DataFrame, run_date: date) -> p
     ttl_place, ttl_date = values.split_ttl(pl.col("ttl"))
     frame = frame.with_columns(
         values.clean_nik(pl.col("nik")).alias("nik"),
-        pl.col("nama").str.strip_chars().replace("", None).alias("nama"),
+        values.cell_text(pl.col("nama")).alias("nama"),
         values.parse_date(pl.coalesce(pl.col("tanggal_lahir"), ttl_date), not_after=run_date).alias("birth_date"),
         pl.coalesce(pl.col("tempat_lahir"), ttl_place).alias("birth_place"),
         values.parse_sex(pl.col("jenis_kelamin")).alias("sex_stated"),
