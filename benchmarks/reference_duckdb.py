@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import shutil
 from pathlib import Path
 from string import Template
 
@@ -54,13 +55,20 @@ def render(persons: Path, members: Path, output: Path, similarity: str = SIMILAR
     )
 
 
+MEMORY_LIMIT = "8GiB"
+
+
 def run(work: Path, output: Path, similarity: str = SIMILARITY) -> None:
     """Reconcile WORK/persons/ with WORK/members/ (their Parquet partitions) in DuckDB into ``output``."""
     import duckdb
 
     sql = render(work / "persons" / "*.parquet", work / "members" / "*.parquet", output, similarity)
     with duckdb.connect() as con:
+        # The memory cakupan's whole run is held to; beyond it DuckDB spills to disk (by default it takes 80% of RAM).
+        con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+        con.execute(f"SET temp_directory = '{work / 'duckdb_spill'}'")
         con.execute(sql)
+    shutil.rmtree(work / "duckdb_spill", ignore_errors=True)
 
 
 def compare(ours: Path, theirs: Path) -> dict[str, object]:

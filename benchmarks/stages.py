@@ -366,34 +366,42 @@ STAGES: dict[str, Stage] = {
 }
 
 
+def _parquet_files(path: Path) -> list[Path]:
+    return sorted(path.rglob("*.parquet")) if path.is_dir() else [path]
+
+
 def io_floor(name: str, inputs: Inputs, work: Path, scratch: Path) -> Phases:
     """Read what stage ``name`` reads and write what it writes, with nothing in between.
 
-    Its outputs (from an earlier run of the stage) are loaded before the clock starts; the clock then covers
-    reading the stage's inputs as the stage does (Parquet fully, raw inputs as bytes) and writing the outputs
-    again, same rows, columns and Parquet settings, under ``scratch``.
+    The clock covers reading the stage's inputs as the stage does (Parquet fully decoded, raw inputs as bytes), one
+    file at a time, and writing its outputs (from an earlier run of the stage) again, same rows, columns and Parquet
+    settings, under ``scratch``: each output file is loaded before its write is timed. One file at a time, so the
+    floor of a national run needs the memory of its largest file, not of all of them.
     """
     stage = STAGES[name]
-    outputs: dict[Path, pl.DataFrame] = {}
-    for written in stage.writes:
-        path = work / written
-        for part in sorted(path.rglob("*.parquet")) if path.is_dir() else [path]:
-            outputs[part.relative_to(work)] = pl.read_parquet(part, hive_partitioning=False)
     phases: Phases = {}
     with phase(phases, "read"):
         for source in stage.reads:
             if source == RAW_INPUTS:
                 for path in sorted(inputs.submissions.iterdir()):
                     path.read_bytes()
-                inputs.export_file.read_bytes()
+                with inputs.export_file.open("rb") as export:
+                    while export.read(1 << 26):
+                        pass
             else:
-                pl.read_parquet(work / source / "*.parquet" if (work / source).is_dir() else work / source)
-    with phase(phases, "write"):
-        for relative, frame in outputs.items():
+                for part in _parquet_files(work / source):
+                    pl.read_parquet(part, hive_partitioning=False)
+    phases["write"] = 0.0
+    for written in stage.writes:
+        for part in _parquet_files(work / written):
+            frame = pl.read_parquet(part, hive_partitioning=False)
+            relative = part.relative_to(work)
             target = scratch / relative
             target.parent.mkdir(parents=True, exist_ok=True)
-            if relative.parts[0] == "out":  # partitions, written as warehouse.parquet.write_partition does
-                frame.write_parquet(target, compression="zstd", row_group_size=ROW_GROUP_SIZE, statistics=True)
-            else:
-                frame.write_parquet(target)
+            with phase(phases, "write"):
+                if relative.parts[0] == "out":  # partitions, written as warehouse.parquet.write_partition does
+                    frame.write_parquet(target, compression="zstd", row_group_size=ROW_GROUP_SIZE, statistics=True)
+                else:
+                    frame.write_parquet(target)
+            del frame
     return phases

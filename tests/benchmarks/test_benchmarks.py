@@ -143,3 +143,17 @@ def test_the_stages_run_in_partitions_as_the_flow_does_and_give_the_one_pass_out
         assert one.height > 0 and one.equals(three), name
     statuses = pl.read_parquet(tmp_path / "one" / "reconciliation.parquet")["status"].unique().to_list()
     assert {"active", "not_enrolled", "enrolled_not_submitted"} <= {str(s) for s in statuses}
+
+
+def test_the_io_floor_writes_again_what_each_stage_wrote(tmp_path: Path) -> None:
+    generate(TOY, 7, tmp_path)
+    inputs, work = Inputs(tmp_path), tmp_path / "work"
+    run_stages(inputs, work)
+    for name, stage in stages.STAGES.items():
+        floor = tmp_path / "floor" / name
+        phases = stages.io_floor(name, inputs, work, floor)
+        assert set(phases) == {"read", "write"}, name
+        for written in stage.writes:
+            parts = sorted(p.relative_to(work) for p in (work / written).rglob("*.parquet")) or [Path(written)]
+            for part in parts:
+                assert pl.read_parquet(floor / part).equals(pl.read_parquet(work / part, hive_partitioning=False))
