@@ -262,8 +262,14 @@ def write_xlsx(
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     frame = neutralise_formulas(frame)
-    # in_memory: the parts are zipped from memory rather than from a temporary file each.
-    options = {"in_memory": True, "strings_to_numbers": False, "strings_to_formulas": False, "strings_to_urls": False}
+    # constant_memory: each row goes to disk once written, so a province's list does not sit in memory as millions
+    # of cell objects (rows must then be written in order, each whole).
+    options = {
+        "constant_memory": True,
+        "strings_to_numbers": False,
+        "strings_to_formulas": False,
+        "strings_to_urls": False,
+    }
     workbook = xlsxwriter.Workbook(str(path), options)
     try:
         workbook.set_properties({"created": datetime.combine(run_date, time()), "title": sheet})
@@ -276,22 +282,23 @@ def write_xlsx(
         for number, start in enumerate(range(0, max(frame.height, 1), EXCEL_ROWS - 1), start=1):
             part = frame.slice(start, EXCEL_ROWS - 1)
             ws = workbook.add_worksheet(sheet if number == 1 else f"{sheet} ({number})")
+            text_of = [text if name in TEXT_COLUMNS else None for name in part.columns]
+            date_of = [day if d == pl.Date else moment if isinstance(d, pl.Datetime) else None for d in part.dtypes]
             for col, name in enumerate(part.columns):
-                dtype = part.schema[name]
                 ws.write_string(0, col, name, header)
-                ws.set_column(col, col, _width(part, name), text if name in TEXT_COLUMNS else None)
-                cell_format = day if dtype == pl.Date else moment if isinstance(dtype, pl.Datetime) else None
-                for row, value in enumerate(part[name].to_list(), start=1):
+                ws.set_column(col, col, _width(part, name), text_of[col])
+            for row, values in enumerate(part.iter_rows(), start=1):
+                for col, value in enumerate(values):
                     if value is None:
-                        ws.write_blank(row, col, None, text if name in TEXT_COLUMNS else None)
+                        ws.write_blank(row, col, None, text_of[col])
                     elif isinstance(value, datetime | date):
-                        ws.write_datetime(row, col, value, cell_format)
+                        ws.write_datetime(row, col, value, date_of[col])
                     elif isinstance(value, bool):
                         ws.write_boolean(row, col, value)
                     elif isinstance(value, int | float):
                         ws.write_number(row, col, value)
                     else:
-                        ws.write_string(row, col, str(value), text if name in TEXT_COLUMNS else None)
+                        ws.write_string(row, col, str(value), text_of[col])
             ws.freeze_panes(1, 0)
             ws.autofilter(0, 0, max(part.height, 1), max(len(part.columns) - 1, 0))
             for name, allowed in (choices or {}).items():
