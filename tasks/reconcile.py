@@ -25,6 +25,7 @@ from cakupan.reconcile import (
     match_exact,
     match_near,
     member_states,
+    near_members,
     resolve_member_duplicates,
 )
 from cakupan.rules import prepare_members
@@ -164,7 +165,7 @@ def route_near_matches(work: UPath, partitions: int, decided: pl.DataFrame) -> p
     missing, unclaimed = scan_all(work / "missing"), scan_all(work / "unclaimed")
     confirmed = confirmed_near_pairs(decided.lazy(), missing, unclaimed).collect()
     split(missing, birth_date_partition(pl.col("birth_date"), partitions), partitions, work / "near_missing")
-    placed = unclaimed.join(
+    placed = near_members(unclaimed, missing, confirmed.lazy()).join(
         confirmed.lazy().select(pl.col("member_nik").alias("nik"), pl.col("birth_date").alias("_person_birth_date")),
         on="nik",
         how="left",
