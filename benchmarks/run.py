@@ -5,6 +5,7 @@ Environment (all optional):
     SIZES                 sizes to run, default "S M L"
     BENCH_RUNS            repeats per measurement: one number for all sizes, or "S=5 M=3 L=1" (the default)
     BENCH_ONLY            groups to run, default "stages floors duckdb validation run run_warm" (run_warm: S only)
+    BENCH_STAGES          stages the "stages" group times, default all; the others' earlier outputs are used
     BENCH_TIMEOUT         seconds before a measurement is killed and recorded as timed out, default 1200
     BENCH_MEMORY_CAP_GB   a measurement whose processes together hold more is killed, default 16
     BENCH_SEED            seed of the generated inputs, default 7
@@ -157,6 +158,7 @@ class Settings:
     sizes: list[str]
     runs: dict[str, int]
     groups: list[str]
+    stages: list[str]
     timeout: float
     memory_cap: int
     seed: int
@@ -174,6 +176,7 @@ class Settings:
             sizes=[s for s in sizes if s in SIZES],
             runs=runs,
             groups=(os.environ.get("BENCH_ONLY") or " ".join(GROUPS)).split(),
+            stages=(os.environ.get("BENCH_STAGES") or " ".join(STAGES)).split(),
             timeout=float(os.environ.get("BENCH_TIMEOUT") or 1200),
             memory_cap=int(float(os.environ.get("BENCH_MEMORY_CAP_GB") or 16) * 2**30),
             seed=int(os.environ.get("BENCH_SEED") or DEFAULT_SEED),
@@ -373,21 +376,26 @@ def run_size(size_name: str, settings: Settings, progress: Any) -> dict[str, Any
         return f"{kind}:{name}", lambda logs: measure(kind, name, size_name, settings, logs)
 
     groups = settings.groups
+
+    def ready(name: str) -> bool:
+        """Measured now, or left out by BENCH_STAGES with its outputs of an earlier run in place."""
+        if name in settings.stages and "stages" in groups:
+            return bool(measurements.get(f"stage:{name}", {}).get("ok"))
+        return all((work / w).exists() for w in STAGES[name].writes)
+
     if "stages" in groups:
-        for name in STAGES:
-            if name != "read" and not all(measurements.get(f"stage:{n}", {}).get("ok") for n in _needs(name)):
+        for name in [n for n in STAGES if n in settings.stages]:
+            if name != "read" and not all(ready(n) for n in _needs(name)):
                 measurements[f"stage:{name}"] = {"ok": False, "error": "skipped: an earlier stage failed", "runs": 0}
                 continue
             # The reconcile targets compare the stage with DuckDB and with its floor: measured side by side.
             extra = [process("duckdb", "reconcile")] if name == "reconcile" and "duckdb" in groups else []
             extra += [process("floor", "reconcile")] if name == "reconcile" and "floors" in groups else []
             together(process("stage", name), *extra)
-        done = {name for name in STAGES if measurements[f"stage:{name}"].get("ok")}
-    else:
-        done = {name for name in STAGES if all((work / w).exists() for w in STAGES[name].writes)}
+    done = {name for name in STAGES if ready(name)}
     if "floors" in groups:
         for name in STAGES:
-            if name in done and f"floor:{name}" not in measurements:
+            if name in done and name in settings.stages and f"floor:{name}" not in measurements:
                 together(process("floor", name))
     if "duckdb" in groups and "validate" in done and "duckdb:reconcile" not in measurements:
         together(process("duckdb", "reconcile"))
