@@ -333,7 +333,8 @@ def _judge_values(name: str, frame: pl.DataFrame, parameters: dict[str, Any]) ->
             if result.exception_info and result.exception_info.get("raised_exception"):
                 continue
             g = group_of[index]
-            positions = [p for p in (result.result or {}).get("unexpected_index_list") or [] if p < distinct[g].height]
+            height = distinct[g].height
+            positions = [p for p in (result.result or {}).get("unexpected_index_list") or [] if p < height]
             rows = pl.Series(_ROW, positions, pl.Int64) if as_is[g] else _rows_holding(frame, distinct[g][positions])
             recount(result, frame.height, _missing(frame, result.expectation_config.kwargs), rows.len())
             result.result["unexpected_index_list"] = rows
