@@ -97,22 +97,29 @@ def decide(
     older lists are superseded. Among current lists a NIK is kept once: the first acceptable row of a file, then
     the earliest submission (ties to the lower kode_desa).
     """
-    reasons = failures.group_by("row_id").agg(
-        pl.col("reason").unique().sort().alias("reasons"), (pl.col("level") == "E").any().alias("has_error")
+    # Lazily, and collected once at the end: a national run decides ten million rows, and each eager step held a
+    # copy of them.
+    reasons = (
+        failures.lazy()
+        .group_by("row_id")
+        .agg(pl.col("reason").unique().sort().alias("reasons"), (pl.col("level") == "E").any().alias("has_error"))
     )
-    rows = rows.join(reasons, on="row_id", how="left").with_columns(
-        pl.col("reasons").fill_null(pl.lit([], pl.List(pl.String))), pl.col("has_error").fill_null(False)
+    checked = (
+        rows.lazy()
+        .join(reasons, on="row_id", how="left", maintain_order="left")
+        .with_columns(pl.col("reasons").fill_null(pl.lit([], pl.List(pl.String))), pl.col("has_error").fill_null(False))
     )
 
-    village_mode = (
-        rows.filter(pl.col("kode_desa").is_not_null())
+    by_village = (
+        checked.filter(pl.col("kode_desa").is_not_null())
         .group_by("file_id", "kode_desa")
         .agg(pl.len().alias("n"))
         .sort(["file_id", "n", "kode_desa"], descending=[False, True, False])
         .unique(subset="file_id", keep="first")
         .select("file_id", pl.col("kode_desa").alias("village_from_rows"))
     )
-    share = rows.group_by("file_id").agg(pl.col("has_error").mean().alias("rejected_share"))
+    rejected = checked.group_by("file_id").agg(pl.col("has_error").mean().alias("rejected_share"))
+    village_mode, share = pl.collect_all([by_village, rejected])
     files = (
         files.join(village_mode, on="file_id", how="left")
         .join(share, on="file_id", how="left")
@@ -155,8 +162,8 @@ def decide(
         "_is_newest", "village_from_rows"
     )
 
-    rows = rows.join(
-        files.select(
+    placed = checked.join(
+        files.lazy().select(
             "file_id",
             pl.col("status").alias("file_status"),
             pl.col("reason").alias("file_reason"),
@@ -165,18 +172,19 @@ def decide(
         ),
         on="file_id",
         how="left",
+        maintain_order="left",
     ).with_columns(pl.coalesce("kode_desa", "file_village").alias("kode_desa"))
 
     candidate = (pl.col("file_status") == "loaded") & ~pl.col("has_error")
     # The first row that could be accepted is kept: a rejected earlier copy does not make a good one a duplicate.
     first_in_file = pl.col("source_row") == pl.when(candidate).then(pl.col("source_row")).min().over("file_id", "nik")
-    rows = rows.with_columns(pl.when(candidate).then(first_in_file).otherwise(None).alias("_first_in_file"))
+    placed = placed.with_columns(pl.when(candidate).then(first_in_file).otherwise(None).alias("_first_in_file"))
     keeper = candidate & pl.col("_first_in_file")
-    order = rows.filter(keeper).sort("submitted_at", "kode_desa", "file_id", "source_row")
+    order = placed.filter(keeper).sort("submitted_at", "kode_desa", "file_id", "source_row")
     first_across = order.unique(subset="nik", keep="first", maintain_order=True).select(
         "row_id", pl.lit(True).alias("_first_across")
     )
-    rows = rows.join(first_across, on="row_id", how="left")
+    placed = placed.join(first_across, on="row_id", how="left", maintain_order="left")
     outcome = (
         pl.when(pl.col("file_status") == "superseded")
         .then(pl.lit("superseded"))
@@ -199,7 +207,9 @@ def decide(
         .then(pl.concat_list("reasons", pl.col("file_reason").cast(pl.String)).list.unique().list.sort())
         .otherwise(pl.col("reasons"))
     )
-    rows = rows.with_columns(outcome.cast(pl.Enum(OUTCOMES)).alias("outcome"), row_reasons.alias("reasons")).drop(
-        "_first_in_file", "_first_across", "has_error", "file_status", "file_reason", "file_village"
+    decided = (
+        placed.with_columns(outcome.cast(pl.Enum(OUTCOMES)).alias("outcome"), row_reasons.alias("reasons"))
+        .drop("_first_in_file", "_first_across", "has_error", "file_status", "file_reason", "file_village")
+        .collect()
     )
-    return files, rows
+    return files, decided
