@@ -655,12 +655,17 @@ def _size_section(size: str, entry: dict[str, Any]) -> list[str]:
         ]
         if info["transitions"]:
             lines += ["", "Where they differ (cakupan -> DuckDB): " + "; ".join(info["transitions"][:8]) + "."]
-    lines += [
-        "",
-        "| validation of submission_rows.json | rows | GX | polars | GX / polars | failing rows |",
-        "|---|---|---|---|---|---|",
-    ]
-    for frame in ("real", "all_pass", "all_fail"):
+    validated = any(key.startswith("validation:") for key in ms)
+    lines += (
+        [
+            "",
+            "| validation of submission_rows.json | rows | GX | polars | GX / polars | failing rows |",
+            "|---|---|---|---|---|---|",
+        ]
+        if validated
+        else []
+    )
+    for frame in ("real", "all_pass", "all_fail") if validated else ():
         gx, pol = ms.get(f"validation:gx:{frame}"), ms.get(f"validation:polars:{frame}")
         ratio = _ratio(_value(gx), _value(pol))
         info = (gx or pol or {}).get("info", {})

@@ -173,7 +173,7 @@ def validate_village_rows(
         return rows.drop("kode_desa").join(outcome_columns, on="row_id", how="inner")
 
     ledger = with_outcomes(scan_all(checked_rows)).sort("source_file", "source_row").select(LEDGER_COLUMNS)
-    write_partition(ledger.collect(), paths.staging / "restricted", "submission_rows", run_date)
+    write_partition(ledger, paths.staging / "restricted", "submission_rows", run_date)  # streamed into its file
     write_partition(file_registry(files), paths.staging / "restricted", "files", run_date)
 
     # The accepted persons stay in the NIK partitions they were checked in: reconciliation runs on those.
