@@ -159,6 +159,10 @@ _PAYING_STATES = ("covered", "grace")
 _MATCH_PRIORITY = {"nik_exact": 0, "nik_near": 1, "none": 2}
 
 
+# What ``with_premium`` reads of the reconciliation (read only these: a national one has ten million rows).
+PREMIUM_PERSON_COLUMNS = ("kode_desa", "kode_kecamatan", "member_nik", "match_method", "state", "paid_by_regency")
+
+
 def with_premium(metrics: pl.DataFrame, persons: pl.DataFrame, *, rate_rp: int) -> pl.DataFrame:
     """Add the monthly premium the regency pays: members it pays for who are covered or in grace, times the rate.
 

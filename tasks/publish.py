@@ -19,7 +19,7 @@ from prefect.artifacts import create_link_artifact, create_markdown_artifact, cr
 from prefect.cache_policies import NO_CACHE
 
 from cakupan.errors import InputError
-from cakupan.metrics import invariant_checks, with_changes, with_premium
+from cakupan.metrics import PREMIUM_PERSON_COLUMNS, invariant_checks, with_changes, with_premium
 from cakupan.premium import PREMIUM_RATES_FILE, load_premium_rates
 from cakupan.report import coverage_report_html, desa_rows, kecamatan_rows, summary_markdown
 from cakupan.settings import Settings
@@ -59,7 +59,10 @@ def complete_coverage(
     logger = get_run_logger()
     rates = load_premium_rates(rates_file)
     rate_rp, period = rates.rate_on(run_date)
-    persons = pl.read_parquet(partition_dir(paths.staging / "restricted", "persons", run_date) / "part-0.parquet")
+    persons = pl.read_parquet(
+        partition_dir(paths.staging / "restricted", "persons", run_date) / "part-0.parquet",
+        columns=list(PREMIUM_PERSON_COLUMNS),
+    )
     engine = connect(settings.warehouse_url)
     try:
         previous = previous_metrics(engine, run_date)
