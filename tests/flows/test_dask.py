@@ -133,7 +133,7 @@ def test_a_deployment_reads_the_cluster_from_prefect_variables(monkeypatch: pyte
         "cakupan_task_runner": "dask",
         "cakupan_dask_address": "tcp://10.0.0.5:8786",
         "cakupan_partitions": 8,
-        "cakupan_scratch": "s3://dinsos-cakupan/scratch",
+        "cakupan_scratch": "file:///srv/cakupan/scratch",
     }
     with get_client(sync_client=True) as client:
         for name, value in variables.items():
@@ -145,7 +145,7 @@ def test_a_deployment_reads_the_cluster_from_prefect_variables(monkeypatch: pyte
             for name in variables:
                 client.delete_variable_by_name(name)
     assert (settings.task_runner, settings.dask_address, settings.partitions) == ("dask", "tcp://10.0.0.5:8786", 8)
-    assert settings.scratch == "s3://dinsos-cakupan/scratch"
+    assert settings.scratch == "file:///srv/cakupan/scratch"
 
 
 def run_args(sample: Path, data_dir: Path, *flags: str) -> list[str]:
