@@ -47,7 +47,7 @@ import polars as pl
 from benchmarks.generate import RUN_DATE, Inputs
 from cakupan import readers
 from cakupan.metrics import coverage_metrics
-from cakupan.partitions import choose_partitions, nik_partition, part_path, scan_all, scan_part, split
+from cakupan.partitions import choose_partitions, location, nik_partition, part_path, scan_all, scan_part, split
 from cakupan.pii import person_key_of
 from cakupan.readers import read_bpjs_export, scan_bpjs_export
 from cakupan.reconcile import finish, latest_decisions
@@ -58,7 +58,7 @@ from cakupan.submissions import decide
 from cakupan.values import clean_nik
 from expectations.combine import combine_results
 from expectations.gx import FAILURES_SCHEMA
-from tasks.ingest import FILES_PER_TASK, read_files, submission_files, with_row_ids
+from tasks.ingest import file_slices, read_files, slice_rows
 from tasks.reconcile import (
     ANALYST_COLUMNS,
     check_members_partition,
@@ -106,16 +106,13 @@ def warm_up() -> None:
 def read_submissions(folder: Path, rows_out: Path, files_out: Path, scratch: Path) -> None:
     """The inbox's files and rows as the flow reads them: slices of ``FILES_PER_TASK`` files, each written as a
     part, then one rows file numbered in file order (``tasks.ingest``: read_village_files, collect_village_files)."""
-    files = submission_files(folder)
-    slices = [files[start : start + FILES_PER_TASK] for start in range(0, len(files), FILES_PER_TASK)] or [[]]
     first = 0
-    for index, some in enumerate(slices):
+    for index, some in enumerate(file_slices(folder)):
         found, rows = read_files(folder, some, first, TIMEZONE)
         found.write_parquet(part_path(scratch / "inbox_files", index, mkdir=True))
         rows.write_parquet(part_path(scratch / "inbox_rows", index, mkdir=True))
         first += len(some)
-    parts = sorted((scratch / "inbox_rows").glob("part-*.parquet"))
-    with_row_ids(pl.concat([pl.scan_parquet(p) for p in parts], how="diagonal_relaxed")).sink_parquet(rows_out)
+    slice_rows(location(scratch / "inbox_rows")).sink_parquet(rows_out)
     scan_all(scratch / "inbox_files").collect().write_parquet(files_out)
 
 

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import polars as pl
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from upath import UPath
 
 from cakupan.inputs import file_sha256
 from cakupan.partitions import part_path, scan_all
@@ -108,8 +109,19 @@ FILES_PER_TASK = 2_000
 @task(name="list-village-files", retries=2, retry_delay_seconds=[5, 30], cache_policy=NO_CACHE)
 def list_village_files(submissions: Path) -> list[list[Path]]:
     """The inbox's files in reading order, in slices of ``FILES_PER_TASK`` for the reading tasks."""
+    return file_slices(submissions)
+
+
+def file_slices(submissions: Path) -> list[list[Path]]:
+    """``submission_files`` in slices of ``FILES_PER_TASK`` (one empty slice for an empty inbox)."""
     files = submission_files(submissions)
     return [files[start : start + FILES_PER_TASK] for start in range(0, len(files), FILES_PER_TASK)] or [[]]
+
+
+def slice_rows(folder: UPath) -> pl.LazyFrame:
+    """The rows of every slice read into ``folder`` (part files by slice), numbered in file order."""
+    parts = sorted(folder.glob("part-*.parquet"), key=lambda p: p.name)
+    return with_row_ids(pl.concat([pl.scan_parquet(str(p)) for p in parts], how="diagonal_relaxed"))
 
 
 @task(name="read-village-files", retries=2, retry_delay_seconds=[5, 30], cache_policy=NO_CACHE)
@@ -131,12 +143,7 @@ def read_village_files(
 def collect_village_files(paths: RunPaths) -> IngestSummary:
     """The slices read, as the folder's files and rows (row ids in file order)."""
     files = scan_all(paths.work / "inbox_files").collect()
-    rows = with_row_ids(
-        pl.concat(
-            [pl.scan_parquet(str(p)) for p in sorted((paths.work / "inbox_rows").glob("part-*.parquet"))],
-            how="diagonal_relaxed",
-        )
-    )
+    rows = slice_rows(paths.work / "inbox_rows")
     raw_rows, files_path = paths.work / "raw_rows.parquet", paths.work / "files.parquet"
     rows.sink_parquet(str(raw_rows))
     files.write_parquet(str(files_path))
