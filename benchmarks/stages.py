@@ -47,14 +47,13 @@ import polars as pl
 from benchmarks.generate import RUN_DATE, Inputs
 from cakupan import readers
 from cakupan.metrics import coverage_metrics
-from cakupan.partitions import choose_partitions, location, nik_partition, part_path, scan_all, scan_part, split
+from cakupan.partitions import choose_partitions, location, nik_partition, part_path, scan_all, split
 from cakupan.pii import person_key_of
 from cakupan.readers import read_bpjs_export, scan_bpjs_export
 from cakupan.reconcile import finish, latest_decisions
 from cakupan.reference import load_villages as load_reference_villages
 from cakupan.rules import prepare_members, prepare_rows
 from cakupan.settings import Settings, load_rules
-from cakupan.submissions import decide
 from cakupan.values import clean_nik
 from expectations.combine import combine_results
 from expectations.gx import FAILURES_SCHEMA
@@ -67,12 +66,12 @@ from tasks.reconcile import (
     route_near_matches,
 )
 from tasks.validate import (
-    DECIDE_COLUMNS,
     LEDGER_COLUMNS,
-    PERSON_COLUMNS,
     check_rows_partition,
+    decide_checked,
     file_registry,
-    known_village_files,
+    with_outcomes,
+    write_persons,
 )
 from warehouse.parquet import ROW_GROUP_SIZE, write_partition
 
@@ -149,31 +148,14 @@ def check_submissions(
         for index in range(partitions):
             check_rows_partition.fn(raw, index, files_path, villages, RUN_DATE, rules)
     with phase(phases, "decide"):
-        files = known_village_files(pl.read_parquet(files_path), villages)
+        checked = location(scratch / "checked")
         failures = scan_all(scratch / "failures").collect()
-        checked = scratch / "checked"
-        files, decided = decide(
-            files,
-            scan_all(checked).select(DECIDE_COLUMNS).collect(),
-            failures,
-            max_rejected_share=rules.max_rejected_share,
-        )
-        outcomes = decided.select("row_id", "kode_desa", "outcome", "reasons").lazy()
-
-        def with_outcomes(rows: pl.LazyFrame) -> pl.LazyFrame:
-            return rows.drop("kode_desa").join(outcomes, on="row_id", how="inner")
-
+        files, decided = decide_checked(checked, failures, location(files_path), villages, rules)
     with phase(phases, "write_ledger_and_persons"):
-        with_outcomes(scan_all(checked)).sort("source_file", "source_row").select(LEDGER_COLUMNS).sink_parquet(
-            work / "ledger.parquet"
-        )
+        ledger = with_outcomes(scan_all(checked), decided).sort("source_file", "source_row").select(LEDGER_COLUMNS)
+        ledger.sink_parquet(work / "ledger.parquet")
         file_registry(files).write_parquet(work / "file_status.parquet")
-        kecamatan_of = villages.select("kode_desa", "kode_kecamatan").lazy()
-        for index in range(partitions):
-            accepted = with_outcomes(scan_part(checked, index)).filter(pl.col("outcome") == "accepted")
-            accepted.join(kecamatan_of, on="kode_desa", how="left").select(PERSON_COLUMNS).sink_parquet(
-                part_path(work / "persons", index, mkdir=True)
-            )
+        write_persons(checked, decided, villages, partitions, location(work / "persons"))
 
 
 def prepared_submission_rows(raw: pl.DataFrame, files: pl.DataFrame, villages: pl.DataFrame) -> pl.DataFrame:

@@ -120,6 +120,37 @@ def check_rows(
     return files, rows, result
 
 
+def decide_checked(
+    checked: UPath, failures: pl.DataFrame, files: UPath, villages: pl.DataFrame, rules: Rules
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Every file's status and every row's outcome (``decide``) from the checked partitions in ``checked``, their
+    ``failures`` and the ``files`` read."""
+    return decide(
+        known_village_files(pl.read_parquet(str(files)), villages),
+        scan_all(checked).select(DECIDE_COLUMNS).collect(),
+        failures,
+        max_rejected_share=rules.max_rejected_share,
+    )
+
+
+def with_outcomes(rows: pl.LazyFrame, decided: pl.DataFrame) -> pl.LazyFrame:
+    """Checked rows with the village, outcome and reasons ``decide`` gave them."""
+    outcomes = decided.select("row_id", "kode_desa", "outcome", "reasons").lazy()
+    return rows.drop("kode_desa").join(outcomes, on="row_id", how="inner")
+
+
+def write_persons(
+    checked: UPath, decided: pl.DataFrame, villages: pl.DataFrame, partitions: int, folder: UPath
+) -> None:
+    """The accepted persons, in the NIK partitions they were checked in: reconciliation runs on those."""
+    kecamatan_of = villages.select("kode_desa", "kode_kecamatan").lazy()
+    for index in range(partitions):
+        accepted = with_outcomes(scan_part(checked, index), decided).filter(pl.col("outcome") == "accepted")
+        accepted.join(kecamatan_of, on="kode_desa", how="left").select(PERSON_COLUMNS).sink_parquet(
+            part_path(folder, index, mkdir=True)
+        )
+
+
 @task(name="split-rows", cache_policy=NO_CACHE)
 def split_rows(ingest: IngestSummary, partitions: int, paths: RunPaths) -> UPath:
     """The rows read, split by the partition of their cleaned NIK (rows of one NIK meet in one partition)."""
@@ -158,32 +189,14 @@ def validate_village_rows(
     checked_rows = paths.work / "checked"
     failures = scan_all(paths.work / "failures").collect()
     result = combine_results(checked, failures)
-    files = known_village_files(pl.read_parquet(str(ingest.files)), villages)
-    files, decided = decide(
-        files,
-        scan_all(checked_rows).select(DECIDE_COLUMNS).collect(),
-        failures,
-        max_rejected_share=rules.max_rejected_share,
-    )
+    files, decided = decide_checked(checked_rows, failures, ingest.files, villages, rules)
     if decided.height != ingest.rows_read:
         raise RuntimeError(f"row ledger holds {decided.height} rows but {ingest.rows_read} were read")
-    outcome_columns = decided.select("row_id", "kode_desa", "outcome", "reasons").lazy()
-
-    def with_outcomes(rows: pl.LazyFrame) -> pl.LazyFrame:
-        return rows.drop("kode_desa").join(outcome_columns, on="row_id", how="inner")
-
-    ledger = with_outcomes(scan_all(checked_rows)).sort("source_file", "source_row").select(LEDGER_COLUMNS)
+    ledger = with_outcomes(scan_all(checked_rows), decided).sort("source_file", "source_row").select(LEDGER_COLUMNS)
     write_partition(ledger, paths.staging / "restricted", "submission_rows", run_date)  # streamed into its file
     write_partition(file_registry(files), paths.staging / "restricted", "files", run_date)
-
-    # The accepted persons stay in the NIK partitions they were checked in: reconciliation runs on those.
     persons_folder = paths.work / "persons"
-    kecamatan_of = villages.select("kode_desa", "kode_kecamatan").lazy()
-    for index in range(len(checked)):
-        accepted = with_outcomes(scan_part(checked_rows, index)).filter(pl.col("outcome") == "accepted")
-        accepted.join(kecamatan_of, on="kode_desa", how="left").select(PERSON_COLUMNS).sink_parquet(
-            part_path(persons_folder, index, mkdir=True)
-        )
+    write_persons(checked_rows, decided, villages, len(checked), persons_folder)
 
     # Always staged, even empty: a rerun with nothing left to fix must replace the date's earlier feedback.
     feedback_folder = partition_dir(paths.staging / "restricted", "feedback", run_date)
@@ -191,7 +204,7 @@ def validate_village_rows(
     to_look_at = decided.filter(
         (pl.col("outcome") != "superseded") & ((pl.col("outcome") != "accepted") | (pl.col("reasons").list.len() > 0))
     ).select("row_id")
-    flagged = with_outcomes(scan_all(checked_rows).join(to_look_at.lazy(), on="row_id", how="semi")).collect()
+    flagged = with_outcomes(scan_all(checked_rows).join(to_look_at.lazy(), on="row_id", how="semi"), decided).collect()
     written = write_feedback(
         feedback_rows(flagged, files, result.failures), feedback_files(files), villages, feedback_folder, run_date
     )
