@@ -196,9 +196,7 @@ def _process_date(request: RunRequest, settings: Settings, lock: RunDateLock) ->
     for leftover in leftovers:  # scratch of a run of this date that was killed: it holds no lock now
         remove(leftover)
     run_root = date_root / run_id
-    paths = RunPaths(
-        data_dir=settings.data_dir, staging=run_root / "staging", work=date_scratch / run_id / "work", own=run_root
-    )
+    paths = RunPaths(data_dir=settings.data_dir, staging=run_root / "staging", work=date_scratch / run_id / "work")
     paths.work.mkdir(parents=True, exist_ok=True)
     run_root.mkdir(parents=True, exist_ok=True)
     try:

@@ -12,13 +12,16 @@ from upath import UPath
 @dataclass(frozen=True)
 class RunPaths:
     """Where one run writes: ``staging`` mirrors the data tree until the run commits; ``work`` is scratch that
-    every process of the run reaches (a folder or an fsspec URL, ``cakupan.partitions.location``); ``own`` is
-    scratch of the flow's process alone, on its machine."""
+    every process of the run reaches (a folder or an fsspec URL, ``cakupan.partitions.location``)."""
 
     data_dir: Path
     staging: Path
     work: UPath
-    own: Path
+
+    @property
+    def own(self) -> Path:
+        """Scratch of the flow's process alone, on its machine: the run's folder around ``staging``."""
+        return self.staging.parent
 
 
 @dataclass(frozen=True)

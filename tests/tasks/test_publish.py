@@ -67,7 +67,7 @@ def test_a_rate_outside_zero_and_one_is_refused() -> None:
 
 def stage(root: Path, active: int, files: list[str], report_text: str) -> RunPaths:
     run = root / f"run-{active}"
-    paths = RunPaths(data_dir=root / "data", staging=run / "staging", work=run, own=run)
+    paths = RunPaths(data_dir=root / "data", staging=run / "staging", work=run)
     metrics = complete(table()).with_columns(pl.lit(active).alias("active"))
     write_partition(metrics, paths.staging / "analytics", "coverage", RUN)
     paths.work.mkdir(parents=True, exist_ok=True)
