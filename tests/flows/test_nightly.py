@@ -194,12 +194,15 @@ def test_the_database_going_away_while_publishing_fails_the_run_and_a_rerun_comp
         blocker = psycopg.connect(PG_ADMIN.rsplit("/", 1)[0] + f"/{name}")
         blocker.execute("LOCK TABLE pipeline_runs IN EXCLUSIVE MODE")
         cut: list[str] = []
-        killer = threading.Thread(target=cut_the_database_mid_publish, args=(admin, name, cut))
+        killer = threading.Thread(
+            target=cut_the_database_mid_publish, args=(admin, name, blocker.info.backend_pid, cut)
+        )
         killer.start()
         try:
             state = run(settings, sample, run_date=RUN, force=True)
         finally:
             killer.join()
+            blocker.close()
             admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
             admin.close()
         assert cut and "pipeline_runs" in cut[0], cut  # it was publishing when the database went away
@@ -211,8 +214,10 @@ def test_the_database_going_away_while_publishing_fails_the_run_and_a_rerun_comp
         assert count_runs(url) == 2
 
 
-def cut_the_database_mid_publish(admin: psycopg.Connection[Any], name: str, cut: list[str]) -> None:
-    """As soon as a run waits inside its publishing transaction: no more connections, and every session ended."""
+def cut_the_database_mid_publish(admin: psycopg.Connection[Any], name: str, blocker: int, cut: list[str]) -> None:
+    """As soon as a run waits inside its publishing transaction: no more connections, and every session of the run
+    ended. The blocker keeps its lock until the run is over: ended with the others, it could hand the lock to the
+    waiting insert, which might then commit before its own session is ended."""
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         waiting = admin.execute(
@@ -221,6 +226,9 @@ def cut_the_database_mid_publish(admin: psycopg.Connection[Any], name: str, cut:
         if waiting:
             cut.extend(q for (q,) in waiting)
             admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
-            admin.execute("select pg_terminate_backend(pid) from pg_stat_activity where datname = %s", (name,))
+            admin.execute(
+                "select pg_terminate_backend(pid) from pg_stat_activity where datname = %s and pid <> %s",
+                (name, blocker),
+            )
             return
         time.sleep(0.1)
