@@ -309,8 +309,12 @@ def _judge_values(name: str, frame: pl.DataFrame, parameters: dict[str, Any]) ->
     """
     groups = _value_groups(name)
     assert groups is not None
+    # Whether a group's values are mostly distinct (a pair's by its two hashes combined: a struct's hash took as
+    # long as all the single columns together).
     estimates = frame.select(
-        (pl.col(columns[0]) if len(columns) == 1 else pl.struct(columns).hash()).approx_n_unique().alias(str(g))
+        (pl.col(columns[0]) if len(columns) == 1 else pl.col(columns[0]).hash(1).xor(pl.col(columns[1]).hash(2)))
+        .approx_n_unique()
+        .alias(str(g))
         for g, (columns, _) in enumerate(groups)
     ).row(0)
     as_is = [2 * estimate > frame.height for estimate in estimates]
@@ -471,28 +475,29 @@ Message = tuple[str, str, str | None, str | None]  # reason, level, pesan, perba
 
 
 def _failures(positions_of: dict[Message, list[list[int]]]) -> pl.DataFrame:
-    """FAILURES_SCHEMA rows, one per failing row and message, by row_id, reason and pesan.
+    """FAILURES_SCHEMA rows, one per failing row and message: by reason and pesan, then row_id.
 
-    Sorted and deduplicated as one integer per failure (row_id and a message code numbered in (reason, pesan)
-    order) and only then given its texts: a file whose every row fails has millions of failures, and doing this on
-    the texts themselves made it take several times as long as a good file.
+    Built one message at a time, its texts repeated rather than looked up per row: a file whose every row fails
+    has millions of failures, and a sort or a lookup over all of them made it take twice as long as a good file.
     """
     if not positions_of:
         return pl.DataFrame(schema=FAILURES_SCHEMA)
-    messages = sorted(positions_of, key=lambda m: (m[0], m[2] or "", m[1], m[3] or ""))  # nulls first, as polars
-    count = len(messages)
-    keys = (
-        pl.concat(
-            pl.Series(positions, dtype=pl.Int64) * count + code
-            for code, message in enumerate(messages)
-            for positions in positions_of[message]
+    blocks = []
+    for message in sorted(positions_of, key=lambda m: (m[0], m[2] or "", m[1], m[3] or "")):
+        lists = positions_of[message]
+        rows = pl.concat([pl.Series("row_id", positions, dtype=pl.Int64) for positions in lists])
+        # Two expectations with the same message may fail the same row.
+        rows = (rows.unique() if len(lists) > 1 else rows).sort()
+        blocks.append(
+            pl.DataFrame(
+                [rows]
+                + [
+                    pl.repeat(text, rows.len(), dtype=pl.String, eager=True).alias(column)
+                    for column, text in zip(("reason", "level", "pesan", "perbaikan"), message, strict=True)
+                ]
+            )
         )
-        .sort()
-        .unique()  # two expectations with the same message may fail the same row; unique is cheap once sorted
-    )
-    texts = pl.DataFrame(messages, schema=[(k, v) for k, v in FAILURES_SCHEMA.items() if k != "row_id"], orient="row")
-    codes = (keys % count).cast(pl.UInt32)
-    return pl.DataFrame({"row_id": keys // count, **{k: texts[k].gather(codes) for k in texts.columns}})
+    return pl.concat(blocks, rechunk=False)
 
 
 # ---------------------------------------------------------------------------------------------- Data Docs

@@ -73,9 +73,9 @@ def test_failing_rows_are_reported_by_position_for_every_expectation() -> None:
         raw_rows([row(), row(nik=None), row(nama=None, jenis_kelamin="?"), row()]), VILLAGES, RUN
     ).select(SUBMISSION_CHECK_COLUMNS)
     result = gx.validate("submission_rows", frame, AGES)
-    assert result.failures.select("row_id", "reason").rows() == [
-        (1, "nik_missing"),
+    assert result.failures.select("row_id", "reason").rows() == [  # by reason, then row
         (2, "name_missing"),
+        (1, "nik_missing"),
         (2, "sex_invalid"),
     ]
     assert not result.success
