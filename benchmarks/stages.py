@@ -50,7 +50,7 @@ from cakupan.metrics import coverage_metrics
 from cakupan.partitions import choose_partitions, location, nik_partition, part_path, scan_all, split
 from cakupan.pii import person_key_of
 from cakupan.readers import read_bpjs_export, scan_bpjs_export
-from cakupan.reconcile import finish, latest_decisions
+from cakupan.reconcile import latest_decisions, result_rows
 from cakupan.reference import load_villages as load_reference_villages
 from cakupan.rules import prepare_members, prepare_rows
 from cakupan.settings import Settings, load_rules
@@ -60,6 +60,8 @@ from expectations.gx import FAILURES_SCHEMA
 from tasks.ingest import file_slices, read_files, slice_rows
 from tasks.reconcile import (
     ANALYST_COLUMNS,
+    ANALYST_ORDER,
+    PERSONS_ORDER,
     check_members_partition,
     match_exact_partition,
     match_near_partition,
@@ -67,13 +69,14 @@ from tasks.reconcile import (
 )
 from tasks.validate import (
     LEDGER_COLUMNS,
+    LEDGER_ORDER,
     check_rows_partition,
     decide_checked,
     file_registry,
     with_outcomes,
     write_persons,
 )
-from warehouse.parquet import ROW_GROUP_SIZE, write_partition
+from warehouse.parquet import ROW_GROUP_SIZE, sink_sorted, write_partition
 
 # The person_key secret of benchmark runs (the data is synthetic).
 BENCH_PII_KEY = b"cakupan-benchmark-key"
@@ -152,8 +155,8 @@ def check_submissions(
         failures = scan_all(scratch / "failures").collect()
         files, decided = decide_checked(checked, failures, location(files_path), villages, rules)
     with phase(phases, "write_ledger_and_persons"):
-        ledger = with_outcomes(scan_all(checked), decided).sort("source_file", "source_row").select(LEDGER_COLUMNS)
-        ledger.sink_parquet(work / "ledger.parquet")
+        ledger = with_outcomes(scan_all(checked), decided).select(LEDGER_COLUMNS)
+        sink_sorted(ledger, work / "ledger.parquet", LEDGER_ORDER)
         file_registry(files).write_parquet(work / "file_status.parquet")
         write_persons(checked, decided, villages, partitions, location(work / "persons"))
 
@@ -198,9 +201,10 @@ def reconcile_persons(work: Path, partitions: int, scratch: Path, output: Path, 
     with phase(phases, "finish_and_write"):
         person_columns = scan_all(work / "persons").collect_schema().names()
         rows = pl.concat([scan_all(scratch / "exact"), scan_all(scratch / "near")], how="diagonal_relaxed")
-        finish(rows, person_columns).with_columns(
+        result = result_rows(rows, person_columns).with_columns(
             person_key_of(pl.col("nik"), BENCH_PII_KEY).alias("person_key")
-        ).sink_parquet(output)
+        )
+        sink_sorted(result, output, PERSONS_ORDER)
 
 
 def coverage(
@@ -221,20 +225,18 @@ def coverage(
 
 
 def publish_partitions(
-    ledger: pl.DataFrame, registry: pl.DataFrame, reconciliation: pl.DataFrame, metrics: pl.DataFrame, out: Path
+    ledger: pl.LazyFrame, registry: pl.DataFrame, reconciliation: pl.LazyFrame, metrics: pl.DataFrame, out: Path
 ) -> None:
     """The run's Parquet partitions: restricted ledger, file registry and persons; analyst reconciliation and
-    coverage (tasks/validate.py, tasks/reconcile.py)."""
+    coverage (tasks/validate.py, tasks/reconcile.py), the big ones streamed as the flow streams them."""
     restricted, analytics = out / "restricted", out / "analytics"
     write_partition(ledger, restricted, "submission_rows", RUN_DATE)
     write_partition(registry, restricted, "files", RUN_DATE)
     write_partition(reconciliation, restricted, "persons", RUN_DATE)
-    analyst = (
-        reconciliation.with_columns(pl.col("birth_date").dt.year().cast(pl.Int32).alias("birth_year"))
-        .select(ANALYST_COLUMNS)
-        .sort("person_key")
+    analyst = reconciliation.with_columns(pl.col("birth_date").dt.year().cast(pl.Int32).alias("birth_year")).select(
+        ANALYST_COLUMNS
     )
-    write_partition(analyst, analytics, "reconciliation", RUN_DATE)
+    write_partition(analyst, analytics, "reconciliation", RUN_DATE, order=ANALYST_ORDER)
     write_partition(metrics, analytics, "coverage", RUN_DATE)
 
 
@@ -294,9 +296,9 @@ def reconcile(inputs: Inputs, work: Path) -> Phases:
 
 def metrics(inputs: Inputs, work: Path) -> Phases:
     phases: Phases = {}
-    with phase(phases, "read_parquet"):
-        ledger = pl.read_parquet(work / "ledger.parquet")
-        reconciliation = pl.read_parquet(work / "reconciliation.parquet")
+    with phase(phases, "read_parquet"):  # the columns compute-coverage reads
+        ledger = pl.read_parquet(work / "ledger.parquet", columns=["kode_desa", "outcome"])
+        reconciliation = pl.read_parquet(work / "reconciliation.parquet", columns=["kode_desa", "status"])
         covered = pl.scan_parquet(work / "members" / "*.parquet").filter(pl.col("state") == "covered")
         members_active = covered.select(pl.len()).collect().item()
         villages = load_villages(inputs)
@@ -310,8 +312,8 @@ def metrics(inputs: Inputs, work: Path) -> Phases:
 def write(inputs: Inputs, work: Path) -> Phases:
     phases: Phases = {}
     with phase(phases, "read_parquet"):
-        ledger, registry = pl.read_parquet(work / "ledger.parquet"), pl.read_parquet(work / "file_status.parquet")
-        reconciliation = pl.read_parquet(work / "reconciliation.parquet")
+        ledger, registry = pl.scan_parquet(work / "ledger.parquet"), pl.read_parquet(work / "file_status.parquet")
+        reconciliation = pl.scan_parquet(work / "reconciliation.parquet")
         table = pl.read_parquet(work / "coverage.parquet")
     with phase(phases, "write_partition"):
         publish_partitions(ledger, registry, reconciliation, table, work / "out")

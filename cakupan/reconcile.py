@@ -419,10 +419,15 @@ def match_near(
     return pl.concat([near_rows, unlisted], how="diagonal_relaxed")
 
 
+# The result's order: by status, then NIK (unique within a status).
+RESULT_ORDER = ("status", "nik")
+
+
+def result_rows(rows: pl.LazyFrame, person_columns: list[str]) -> pl.LazyFrame:
+    """The result's columns: person columns, then the evidence; the status as its Enum."""
+    return rows.select(*person_columns, *EVIDENCE_COLUMNS).with_columns(pl.col("status").cast(pl.Enum(STATUSES)))
+
+
 def finish(rows: pl.LazyFrame, person_columns: list[str]) -> pl.LazyFrame:
-    """The result's columns and order: person columns, then the evidence; sorted by status then NIK (unique)."""
-    return (
-        rows.select(*person_columns, *EVIDENCE_COLUMNS)
-        .with_columns(pl.col("status").cast(pl.Enum(STATUSES)))
-        .sort("status", "nik")
-    )
+    """``result_rows`` in ``RESULT_ORDER``."""
+    return result_rows(rows, person_columns).sort(*RESULT_ORDER)

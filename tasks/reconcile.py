@@ -20,13 +20,14 @@ from cakupan.pii import person_key_of
 from cakupan.readers import read_bpjs_export, scan_bpjs_export
 from cakupan.reconcile import (
     DECISIONS,
+    RESULT_ORDER,
     confirmed_near_pairs,
-    finish,
     match_exact,
     match_near,
     member_states,
     near_members,
     resolve_member_duplicates,
+    result_rows,
 )
 from cakupan.rules import prepare_members
 from cakupan.settings import Rules, Settings
@@ -43,7 +44,7 @@ from cakupan.worklists import (
 from expectations.combine import combine_results
 from expectations.gx import FAILURES_SCHEMA, SuiteResult, validate
 from tasks.summaries import ExportSummary, ReconcileSummary, RunPaths, ValidationSummary
-from warehouse.parquet import partition_dir, write_partition
+from warehouse.parquet import Order, partition_dir, write_partition
 
 ANALYST_COLUMNS = (
     "person_key",
@@ -58,6 +59,9 @@ ANALYST_COLUMNS = (
     "paid_by_regency",
     "paid_through",
 )
+# Both written a chunk at a time: a national result sorted whole took twice its size in memory.
+PERSONS_ORDER = Order(RESULT_ORDER, pl.col("status"))
+ANALYST_ORDER = Order(("person_key",), pl.col("person_key").str.slice(0, 2))
 
 
 @task(name="load-bpjs-export", retries=2, retry_delay_seconds=[5, 30], cache_policy=NO_CACHE)
@@ -204,19 +208,19 @@ def reconcile_persons(
     """
     person_columns = scan_all(validation.persons).collect_schema().names()
     rows = pl.concat([scan_all(work / "exact"), scan_all(work / "near")], how="diagonal_relaxed")
-    result = finish(rows, person_columns).with_columns(
+    result = result_rows(rows, person_columns).with_columns(
         person_key_of(pl.col("nik"), settings.person_key_secret).alias("person_key")
     )
-    written = pl.scan_parquet(write_partition(result, paths.staging / "restricted", "persons", run_date))
+    written = pl.scan_parquet(
+        write_partition(result, paths.staging / "restricted", "persons", run_date, order=PERSONS_ORDER)
+    )
     if decisions is not None:
         applied = written.filter(pl.col("decision").is_not_null()).select(pl.len()).collect().item()
         get_run_logger().info("review decisions: %d applied of %d on file", applied, decisions.height)
-    analyst = (
-        written.with_columns(pl.col("birth_date").dt.year().cast(pl.Int32).alias("birth_year"))
-        .select(ANALYST_COLUMNS)
-        .sort("person_key")
+    analyst = written.with_columns(pl.col("birth_date").dt.year().cast(pl.Int32).alias("birth_year")).select(
+        ANALYST_COLUMNS
     )
-    write_partition(analyst, paths.staging / "analytics", "reconciliation", run_date)
+    write_partition(analyst, paths.staging / "analytics", "reconciliation", run_date, order=ANALYST_ORDER)
     statuses = {str(k): int(v) for k, v in written.group_by("status").len().collect().iter_rows()}
     get_run_logger().info("person statuses: %s", statuses)
     return ReconcileSummary(statuses=statuses, persons=paths.staging / "restricted")

@@ -21,7 +21,7 @@ from cakupan.submissions import decide
 from expectations.combine import combine_results
 from expectations.gx import SuiteResult, build_data_docs, suite_definition, validate, validation_page
 from tasks.summaries import IngestSummary, RunPaths, ValidationSummary
-from warehouse.parquet import partition_dir, write_partition
+from warehouse.parquet import Order, partition_dir, write_partition
 
 # Where a run's Data Docs site lives, relative to the data dir (and to the run's staging folder).
 DATA_DOCS = ("reports", "data_docs")
@@ -64,6 +64,8 @@ PERSON_COLUMNS = [
     "source_row",
     "birth_place",
 ]
+# The row ledger by file and row, written a chunk of files at a time (a national ledger is ten million rows).
+LEDGER_ORDER = Order(("source_file", "source_row"), pl.col("source_file"))
 # What ``decide`` reads of a row; the rest of a checked row waits on disk until the outcome is known.
 DECIDE_COLUMNS = ["row_id", "file_id", "source_row", "nik", "kode_desa"]
 
@@ -192,8 +194,8 @@ def validate_village_rows(
     files, decided = decide_checked(checked_rows, failures, ingest.files, villages, rules)
     if decided.height != ingest.rows_read:
         raise RuntimeError(f"row ledger holds {decided.height} rows but {ingest.rows_read} were read")
-    ledger = with_outcomes(scan_all(checked_rows), decided).sort("source_file", "source_row").select(LEDGER_COLUMNS)
-    write_partition(ledger, paths.staging / "restricted", "submission_rows", run_date)  # streamed into its file
+    ledger = with_outcomes(scan_all(checked_rows), decided).select(LEDGER_COLUMNS)
+    write_partition(ledger, paths.staging / "restricted", "submission_rows", run_date, order=LEDGER_ORDER)
     write_partition(file_registry(files), paths.staging / "restricted", "files", run_date)
     persons_folder = paths.work / "persons"
     write_persons(checked_rows, decided, villages, len(checked), persons_folder)

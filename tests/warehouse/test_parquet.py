@@ -2,9 +2,18 @@ from datetime import date
 from pathlib import Path
 
 import polars as pl
+import pyarrow.parquet as pq
 import pytest
 
-from warehouse.parquet import partition_dir, recover_interrupted_swaps, staged_outputs, swap_in, write_partition
+from warehouse.parquet import (
+    Order,
+    partition_dir,
+    recover_interrupted_swaps,
+    sink_sorted,
+    staged_outputs,
+    swap_in,
+    write_partition,
+)
 
 RUN = date(2026, 11, 27)
 
@@ -143,3 +152,34 @@ def stage_both(tmp_path: Path, name: str, value: int) -> Path:
     for zone in ("analytics", "restricted"):
         write_partition(pl.DataFrame({"x": [value]}), staging / zone, "coverage", RUN)
     return staging
+
+
+STATUS = pl.Enum(["active", "lapsed", "not_enrolled"])
+PERSONS = pl.DataFrame(
+    {
+        "status": pl.Series(["lapsed", "active", None, "not_enrolled", "active", "lapsed", "active"], dtype=STATUS),
+        "nik": ["9", "3", "5", "1", None, "2", "1"],
+        "tags": [["a"], [], None, ["b", "c"], ["d"], [], ["e"]],
+    }
+)
+BY_STATUS = Order(("status", "nik"), pl.col("status"))
+
+
+@pytest.mark.parametrize("max_rows", [1, 2, 3, 100])
+def test_a_sorted_write_in_chunks_is_the_whole_sort(tmp_path: Path, max_rows: int) -> None:
+    sink_sorted(PERSONS.lazy(), tmp_path / "persons.parquet", BY_STATUS, max_rows=max_rows)
+    written = pl.read_parquet(tmp_path / "persons.parquet")
+    assert written.schema == PERSONS.schema  # the Enum and the list survive the chunks
+    assert written.equals(PERSONS.sort("status", "nik"))  # nulls first, as one sort puts them
+
+
+def test_chunks_are_held_one_at_a_time(tmp_path: Path) -> None:
+    # Chunks of at most 3 rows: null and active (1 + 3 rows, active alone exceeds), then lapsed and not_enrolled.
+    sink_sorted(PERSONS.lazy(), tmp_path / "persons.parquet", BY_STATUS, max_rows=3)
+    groups = pq.ParquetFile(tmp_path / "persons.parquet").metadata
+    assert [groups.row_group(i).num_rows for i in range(groups.num_row_groups)] == [1, 3, 3]
+
+
+def test_a_partition_written_in_order(tmp_path: Path) -> None:
+    path = write_partition(PERSONS.lazy(), tmp_path, "persons", date(2026, 11, 27), order=BY_STATUS)
+    assert pl.read_parquet(path).equals(PERSONS.sort("status", "nik"))
