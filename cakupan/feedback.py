@@ -13,6 +13,7 @@ The frames are shaped here with polars; only the workbook writer touches files.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -226,22 +227,31 @@ def write_feedback(
     text_files = files.with_columns(
         neutralise(pl.col("source_file")), pl.col("submitted_at").dt.strftime("%d-%m-%Y %H:%M")
     )
-    # Python rows grouped by village in one pass: a polars query per village and sheet costs more than the sheet.
-    rows_of: dict[str | None, list[dict[str, Any]]] = {}
-    for row in text_rows.iter_rows(named=True):
-        rows_of.setdefault(row["kode_desa"], []).append(row)
-    files_of: dict[str | None, list[dict[str, Any]]] = {}
-    for file in text_files.iter_rows(named=True):
-        files_of.setdefault(file["kode_desa"], []).append(file)
+    # Each village's rows are a slice of the frame sorted by village (a polars query per village and sheet cost
+    # more than the sheet), made Python rows only while its workbook is written: all of a national run's at
+    # once took gigabytes.
+    rows_of, files_of = _by_village(text_rows), _by_village(text_files)
     written = []
     for kode in sorted(senders, key=lambda k: (k is None, k or "")):
         village = names.get(kode, {})
         path = feedback_path(folder, kode, village.get("nama_desa"))
-        _write_workbook(
-            path, rows_of.get(kode, []), files_of.get(kode, []), title=_title(kode, village), run_date=run_date
-        )
+        _write_workbook(path, rows_of(kode), files_of(kode), title=_title(kode, village), run_date=run_date)
         written.append(path)
     return written
+
+
+def _by_village(frame: pl.DataFrame) -> Callable[[str | None], list[dict[str, Any]]]:
+    """The rows of one kode_desa (None: those without one), in their order in ``frame``."""
+    ordered = frame.sort("kode_desa", maintain_order=True, nulls_last=True)
+    counts = ordered.group_by("kode_desa", maintain_order=True).len()
+    starts = counts["len"].cum_sum() - counts["len"]
+    where = {kode: (start, n) for kode, start, n in zip(counts["kode_desa"], starts, counts["len"], strict=True)}
+
+    def rows(kode: str | None) -> list[dict[str, Any]]:
+        start, n = where.get(kode, (0, 0))
+        return ordered.slice(start, n).to_dicts()
+
+    return rows
 
 
 def _title(kode: str | None, village: dict[str, str]) -> str:
