@@ -13,7 +13,7 @@ The frames are shaped here with polars; only the workbook writer touches files.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -72,6 +72,20 @@ def neutralise(text: pl.Expr) -> pl.Expr:
     return text.str.slice(0, _EXCEL_CELL_MAX - 1).str.replace(_FORMULA_START, "'$0")
 
 
+# The rows a village has to look at: rejected, duplicate, or accepted with a warning; not those of superseded files.
+LISTED = (pl.col("outcome") != "superseded") & ((pl.col("outcome") != "accepted") | (pl.col("reasons").list.len() > 0))
+
+
+def _given(columns: Sequence[str]) -> dict[str, str]:
+    """The column holding each value as the village gave it: ``<name>_given`` where the row was prepared."""
+    return {name: f"{name}_given" if f"{name}_given" in columns else name for name in VALUE_LABELS}
+
+
+def feedback_columns(columns: Sequence[str]) -> list[str]:
+    """What ``feedback_rows`` reads of rows with these columns (a national run's checked rows have 47)."""
+    return ["row_id", "file_id", "source_file", "source_row", "outcome", "reasons", *_given(columns).values()]
+
+
 def feedback_rows(rows: pl.DataFrame, files: pl.DataFrame, failures: pl.DataFrame) -> pl.DataFrame:
     """One row per submitted row a village has to look at, with its problems and what to do.
 
@@ -83,10 +97,8 @@ def feedback_rows(rows: pl.DataFrame, files: pl.DataFrame, failures: pl.DataFram
     Columns: kode_desa, source_file, source_row, the values as given, outcome, kode_masalah (codes),
     masalah and perbaikan (one line per problem).
     """
-    listed = rows.filter(
-        (pl.col("outcome") != "superseded") & ((pl.col("outcome") != "accepted") | (pl.col("reasons").list.len() > 0))
-    )
-    given = {name: f"{name}_given" if f"{name}_given" in rows.columns else name for name in VALUE_LABELS}
+    listed = rows.filter(LISTED)
+    given = _given(rows.columns)
     listed = listed.join(files.select("file_id", pl.col("kode_desa").alias("_sender")), on="file_id", how="left")
 
     codes = listed.select("row_id", pl.col("reasons").alias("reason")).explode("reason").drop_nulls("reason")
