@@ -59,21 +59,20 @@ from expectations.combine import combine_results
 from expectations.gx import FAILURES_SCHEMA
 from tasks.ingest import file_slices, read_files, slice_rows
 from tasks.reconcile import (
-    ANALYST_COLUMNS,
     ANALYST_ORDER,
     PERSONS_ORDER,
+    analyst_rows,
     check_members_partition,
     match_exact_partition,
     match_near_partition,
     route_near_matches,
 )
 from tasks.validate import (
-    LEDGER_COLUMNS,
     LEDGER_ORDER,
     check_rows_partition,
     decide_checked,
     file_registry,
-    with_outcomes,
+    ledger_rows,
     write_persons,
 )
 from warehouse.parquet import ROW_GROUP_SIZE, sink_sorted, write_partition
@@ -155,8 +154,7 @@ def check_submissions(
         failures = scan_all(scratch / "failures").collect()
         files, decided = decide_checked(checked, failures, location(files_path), villages, rules)
     with phase(phases, "write_ledger_and_persons"):
-        ledger = with_outcomes(scan_all(checked), decided).select(LEDGER_COLUMNS)
-        sink_sorted(ledger, work / "ledger.parquet", LEDGER_ORDER)
+        sink_sorted(ledger_rows(checked, decided), work / "ledger.parquet", LEDGER_ORDER)
         file_registry(files).write_parquet(work / "file_status.parquet")
         write_persons(checked, decided, villages, partitions, location(work / "persons"))
 
@@ -233,10 +231,7 @@ def publish_partitions(
     write_partition(ledger, restricted, "submission_rows", RUN_DATE)
     write_partition(registry, restricted, "files", RUN_DATE)
     write_partition(reconciliation, restricted, "persons", RUN_DATE)
-    analyst = reconciliation.with_columns(pl.col("birth_date").dt.year().cast(pl.Int32).alias("birth_year")).select(
-        ANALYST_COLUMNS
-    )
-    write_partition(analyst, analytics, "reconciliation", RUN_DATE, order=ANALYST_ORDER)
+    write_partition(analyst_rows(reconciliation), analytics, "reconciliation", RUN_DATE, order=ANALYST_ORDER)
     write_partition(metrics, analytics, "coverage", RUN_DATE)
 
 

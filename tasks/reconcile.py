@@ -217,13 +217,17 @@ def reconcile_persons(
     if decisions is not None:
         applied = written.filter(pl.col("decision").is_not_null()).select(pl.len()).collect().item()
         get_run_logger().info("review decisions: %d applied of %d on file", applied, decisions.height)
-    analyst = written.with_columns(pl.col("birth_date").dt.year().cast(pl.Int32).alias("birth_year")).select(
-        ANALYST_COLUMNS
-    )
-    write_partition(analyst, paths.staging / "analytics", "reconciliation", run_date, order=ANALYST_ORDER)
+    write_partition(analyst_rows(written), paths.staging / "analytics", "reconciliation", run_date, order=ANALYST_ORDER)
     statuses = {str(k): int(v) for k, v in written.group_by("status").len().collect().iter_rows()}
     get_run_logger().info("person statuses: %s", statuses)
     return ReconcileSummary(statuses=statuses, persons=paths.staging / "restricted")
+
+
+def analyst_rows(persons: pl.LazyFrame) -> pl.LazyFrame:
+    """The analyst copy of the persons: no NIK, name or birth date (unsorted: written in ``ANALYST_ORDER``)."""
+    return persons.with_columns(pl.col("birth_date").dt.year().cast(pl.Int32).alias("birth_year")).select(
+        ANALYST_COLUMNS
+    )
 
 
 @task(name="compute-coverage", cache_policy=NO_CACHE)

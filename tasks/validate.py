@@ -141,6 +141,11 @@ def with_outcomes(rows: pl.LazyFrame, decided: pl.DataFrame) -> pl.LazyFrame:
     return rows.drop("kode_desa").join(outcomes, on="row_id", how="inner")
 
 
+def ledger_rows(checked: UPath, decided: pl.DataFrame) -> pl.LazyFrame:
+    """The row ledger, one row per row read with its outcome (unsorted: written in ``LEDGER_ORDER``)."""
+    return with_outcomes(scan_all(checked), decided).select(LEDGER_COLUMNS)
+
+
 def write_persons(
     checked: UPath, decided: pl.DataFrame, villages: pl.DataFrame, partitions: int, folder: UPath
 ) -> None:
@@ -194,7 +199,7 @@ def validate_village_rows(
     files, decided = decide_checked(checked_rows, failures, ingest.files, villages, rules)
     if decided.height != ingest.rows_read:
         raise RuntimeError(f"row ledger holds {decided.height} rows but {ingest.rows_read} were read")
-    ledger = with_outcomes(scan_all(checked_rows), decided).select(LEDGER_COLUMNS)
+    ledger = ledger_rows(checked_rows, decided)
     write_partition(ledger, paths.staging / "restricted", "submission_rows", run_date, order=LEDGER_ORDER)
     write_partition(file_registry(files), paths.staging / "restricted", "files", run_date)
     persons_folder = paths.work / "persons"
