@@ -47,7 +47,7 @@ import polars as pl
 from benchmarks.generate import RUN_DATE, Inputs
 from cakupan import readers
 from cakupan.metrics import coverage_metrics
-from cakupan.partitions import choose_partitions, location, nik_partition, part_path, scan_all, split
+from cakupan.partitions import choose_partitions, location, nik_partition, scan_all, split, write_part
 from cakupan.pii import person_key_of
 from cakupan.readers import read_bpjs_export, scan_bpjs_export
 from cakupan.reconcile import latest_decisions, result_rows
@@ -110,8 +110,8 @@ def read_submissions(folder: Path, rows_out: Path, files_out: Path, scratch: Pat
     first = 0
     for index, some in enumerate(file_slices(folder)):
         found, rows = read_files(folder, some, first, TIMEZONE)
-        found.write_parquet(part_path(scratch / "inbox_files", index, mkdir=True))
-        rows.write_parquet(part_path(scratch / "inbox_rows", index, mkdir=True))
+        write_part(found, scratch / "inbox_files", index)
+        write_part(rows, scratch / "inbox_rows", index)
         first += len(some)
     slice_rows(location(scratch / "inbox_rows")).sink_parquet(rows_out)
     scan_all(scratch / "inbox_files").collect().write_parquet(files_out)
@@ -193,7 +193,7 @@ def reconcile_persons(work: Path, partitions: int, scratch: Path, output: Path, 
         for index in range(partitions):
             match_exact_partition.fn(work / "persons", work / "members", index, rules, decided, scratch)
     with phase(phases, "match_near"):
-        confirmed = route_near_matches.fn(scratch, partitions, decided)
+        confirmed = route_near_matches.fn(scratch, work / "persons", work / "members", partitions, decided)
         for index in range(partitions):
             match_near_partition.fn(scratch, index, rules, decided, confirmed)
     with phase(phases, "finish_and_write"):

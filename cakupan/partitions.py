@@ -19,6 +19,7 @@ import contextlib
 import math
 import os
 from pathlib import Path
+from typing import Final
 
 import polars as pl
 from upath import UPath
@@ -27,6 +28,9 @@ from upath import UPath
 _NIK_MODULUS = 1_000_000_007
 # Below this many list rows plus export rows one pass is quicker than the bookkeeping of partitions.
 ROWS_PER_PARTITION = 2_000_000
+# Scratch is written once and read back once or twice within the run: lz4 writes about a quarter faster than zstd
+# and reads faster, for files about half again as large (measured on a province run's matched rows).
+SCRATCH_COMPRESSION: Final = "lz4"
 
 
 def nik_partition(nik: pl.Expr, partitions: int) -> pl.Expr:
@@ -90,6 +94,7 @@ def split(
         pl.PartitionBy(
             str(folder), key="_partition", include_key=False, file_path_provider=name, approximate_bytes_per_file=None
         ),
+        compression=SCRATCH_COMPRESSION,
         mkdir=True,
     )
     frame.lazy().head(0).sink_parquet(str(folder / "_schema.parquet"))
@@ -102,6 +107,16 @@ def part_path(folder: str | os.PathLike[str] | UPath, index: int, *, mkdir: bool
     if mkdir:
         folder.mkdir(parents=True, exist_ok=True)
     return str(folder / f"part-{index:04d}.0000.parquet")
+
+
+def write_part(frame: pl.DataFrame | pl.LazyFrame, folder: str | os.PathLike[str] | UPath, index: int) -> None:
+    """Write partition ``index`` of ``folder`` from a per-partition task (read back by ``scan_part``); a lazy frame
+    is streamed."""
+    path = part_path(folder, index, mkdir=True)
+    if isinstance(frame, pl.LazyFrame):
+        frame.sink_parquet(path, compression=SCRATCH_COMPRESSION)
+    else:
+        frame.write_parquet(path, compression=SCRATCH_COMPRESSION)
 
 
 def _files(folder: UPath, pattern: str) -> list[str]:

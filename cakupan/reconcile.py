@@ -109,22 +109,32 @@ def resolve_member_duplicates(members: pl.DataFrame) -> tuple[pl.DataFrame, int]
     return unique, members.height - unique.height
 
 
-def _nik_one_edit_apart(left: str, right: str) -> pl.Expr:
-    """True when two 16-digit NIKs differ by one substituted digit or one swap of adjacent digits."""
-    differs = [pl.col(left).str.slice(i, 1) != pl.col(right).str.slice(i, 1) for i in range(16)]
-    n_diff = pl.sum_horizontal(differs)
+def _nik_one_edit_apart(pairs: pl.LazyFrame, left: str, right: str) -> pl.LazyFrame:
+    """The pairs whose two 16-digit NIKs differ by one substituted digit or one swap of adjacent digits.
+
+    Compared as the digits of their numbers, held as columns while comparing: written as one expression, each of
+    its hundred references to a digit was worked out again (80,000 pairs: 0.08 s that way, 0.01 s this way).
+    """
+    digits = [f"_{side}{i}" for side in ("a", "b") for i in range(16)]
+    a, b = [pl.col(f"_a{i}") for i in range(16)], [pl.col(f"_b{i}") for i in range(16)]
+    differs = [a[i] != b[i] for i in range(16)]
     swapped = pl.any_horizontal(
-        differs[i]
-        & differs[i + 1]
-        & (pl.col(left).str.slice(i, 1) == pl.col(right).str.slice(i + 1, 1))
-        & (pl.col(left).str.slice(i + 1, 1) == pl.col(right).str.slice(i, 1))
-        for i in range(15)
+        differs[i] & differs[i + 1] & (a[i] == b[i + 1]) & (a[i + 1] == b[i]) for i in range(15)
     )
-    return (n_diff == 1) | ((n_diff == 2) & swapped)
+    n_diff = pl.sum_horizontal(differs)
+    return (
+        pairs.with_columns(
+            ((pl.col(column).cast(pl.UInt64, strict=False) // 10 ** (15 - i)) % 10).cast(pl.UInt8).alias(f"_{side}{i}")
+            for side, column in (("a", left), ("b", right))
+            for i in range(16)
+        )
+        .filter((n_diff == 1) | ((n_diff == 2) & swapped))
+        .drop(digits)
+    )
 
 
-# What the near pass reads of a member nobody claimed by NIK (at national size, tens of millions of them).
-UNCLAIMED_COLUMNS = (
+# What matching reads of a member; the export's other columns are never read past its checks.
+MATCH_COLUMNS = (
     "nik",
     "kpj",
     "nama",
@@ -139,31 +149,38 @@ UNCLAIMED_COLUMNS = (
 _BLOCK_OFFSETS = (0, 9)
 
 
-def _block(nik: pl.Expr, offset: int) -> pl.Expr:
-    return nik.str.slice(offset, 7).alias("_block")
+def _block(birth_date: pl.Expr, nik: pl.Expr, offset: int) -> pl.Expr:
+    """A near-match block as one integer: the birth date's day number and the 7 NIK digits from ``offset``.
+
+    An integer joins and looks up several times faster than (date, string) over tens of millions of members. Both
+    suites only let 16-digit NIKs through; a NIK without digits there has no block.
+    """
+    digits = nik.str.slice(offset, 7).cast(pl.Int64, strict=False)
+    return (birth_date.cast(pl.Int64) * 10_000_000 + digits).alias("_block")
 
 
-def near_members(unclaimed: pl.LazyFrame, missing: pl.LazyFrame, confirmed: pl.LazyFrame) -> pl.LazyFrame:
-    """The unclaimed members ``match_near`` can use: those in a near-match block (birth date and either end of the
-    NIK) of a person not found under their NIK, the members of ``confirmed`` pairs, and regency-paid members in
-    cover, who are enrolled_not_submitted when nobody claims them.
+def unclaimed_members(persons: pl.LazyFrame, members: pl.LazyFrame) -> pl.LazyFrame:
+    """The members no listed NIK claims, with what the near pass reads of them."""
+    return members.join(persons.select("nik"), on="nik", how="anti").select(MATCH_COLUMNS)
+
+
+def near_pass_members(missing: pl.LazyFrame, confirmed: pl.LazyFrame) -> pl.Expr:
+    """Which unclaimed members ``match_near`` can use: those in a near-match block (birth date and either end of
+    the NIK) of a person not found under their NIK (``missing``), the members of ``confirmed`` pairs, and
+    regency-paid members in cover, who are enrolled_not_submitted when nobody claims them.
 
     ``match_near`` on these gives what it gives on all unclaimed members. A national export leaves tens of millions
-    unclaimed, and most of them are none of these: routing only these keeps the near pass small.
+    unclaimed, and most of them are none of these: routing only these keeps the near pass small. A filter over
+    member columns alone, so a caller can apply it to the export before taking out the claimed members
+    (``unclaimed_members``), which is the costlier step.
     """
     wanted = _UNLISTED | pl.col("nik").is_in(confirmed.select("member_nik").collect().to_series().implode())
     for offset in _BLOCK_OFFSETS:
-        blocks = (
-            missing.select(pl.col("birth_date").alias("tgl_lahir"), _block(pl.col("nik"), offset))
-            .drop_nulls()
-            .unique()
-            .with_columns(pl.lit(True).alias(f"_near{offset}"))
+        blocks = missing.select(_block(pl.col("birth_date"), pl.col("nik"), offset)).drop_nulls().unique().collect()
+        wanted |= (
+            _block(pl.col("tgl_lahir"), pl.col("nik"), offset).is_in(blocks.to_series().implode()).fill_null(False)
         )
-        unclaimed = unclaimed.with_columns(_block(pl.col("nik"), offset)).join(
-            blocks, on=["tgl_lahir", "_block"], how="left", maintain_order="left"
-        )
-        wanted |= pl.col(f"_near{offset}").fill_null(False)
-    return unclaimed.filter(wanted).drop("_block", *(f"_near{offset}" for offset in _BLOCK_OFFSETS))
+    return wanted
 
 
 def _near_candidates(persons: pl.LazyFrame, unclaimed: pl.LazyFrame, rules: Rules) -> pl.LazyFrame:
@@ -182,15 +199,17 @@ def _near_candidates(persons: pl.LazyFrame, unclaimed: pl.LazyFrame, rules: Rule
         pl.col("nama").alias("nama_member"),
     )
     blocks = [
-        p.with_columns(_block(pl.col("nik_person"), offset)).join(
-            m.with_columns(_block(pl.col("nik_member"), offset)), on=["birth_date", "_block"]
+        p.with_columns(_block(pl.col("birth_date"), pl.col("nik_person"), offset))
+        .drop("birth_date")
+        .join(
+            m.with_columns(_block(pl.col("birth_date"), pl.col("nik_member"), offset)).drop("birth_date"), on="_block"
         )
         for offset in _BLOCK_OFFSETS
     ]
     return (
         pl.concat(blocks)
         .unique(subset=["nik_person", "nik_member"])
-        .filter(_nik_one_edit_apart("nik_person", "nik_member"))
+        .pipe(_nik_one_edit_apart, "nik_person", "nik_member")
         .with_columns(_name_similarity("nama_person", "nama_member"))
         .filter(pl.col("name_similarity") >= rules.probable_name_min)
         .select("nik_person", "nik_member", "kpj", "name_similarity")
@@ -303,8 +322,7 @@ def match_exact(
         .with_columns(pl.when(~_REJECTED).then(pl.col(c)).alias(c) for c in _MEMBER_COLUMNS)
     )
     missing = listed.join(member_side.select("member_nik"), left_on="nik", right_on="member_nik", how="anti")
-    unclaimed = export.join(listed.select("nik"), on="nik", how="anti").select(UNCLAIMED_COLUMNS)
-    return exact, missing, unclaimed
+    return exact, missing, unclaimed_members(listed, export)
 
 
 def confirmed_near_pairs(decided: pl.LazyFrame, missing: pl.LazyFrame, unclaimed: pl.LazyFrame) -> pl.LazyFrame:
@@ -378,19 +396,21 @@ def match_near(
     )
     notes = pl.concat([confirmed, near, rejected_near], how="diagonal_relaxed")
     has_member = pl.col("member_nik").is_not_null()
-    near_rows = (
-        missing.join(notes, on="nik", how="left")
-        .join(member_side, on="member_nik", how="left")
-        .with_columns(_name_similarity("nama", "member_nama"))
-        .with_columns(
-            pl.when(has_member & _CONFIRMED)
-            .then(_STATE_STATUS_EXPR)
-            .when(has_member)
-            .then(pl.lit("probable_match"))
-            .otherwise(pl.lit("not_enrolled"))
-            .alias("status"),
-            pl.when(has_member).then(pl.lit("nik_near")).otherwise(pl.lit("none")).alias("match_method"),
-        )
+    noted = missing.join(notes, on="nik", how="left").join(member_side, on="member_nik", how="left")
+    # Names are compared only where there is a member: most persons not found under their NIK have none.
+    near_rows = pl.concat(
+        [
+            noted.filter(has_member).with_columns(_name_similarity("nama", "member_nama")),
+            noted.filter(~has_member).with_columns(pl.lit(None, pl.Float64).alias("name_similarity")),
+        ]
+    ).with_columns(
+        pl.when(has_member & _CONFIRMED)
+        .then(_STATE_STATUS_EXPR)
+        .when(has_member)
+        .then(pl.lit("probable_match"))
+        .otherwise(pl.lit("not_enrolled"))
+        .alias("status"),
+        pl.when(has_member).then(pl.lit("nik_near")).otherwise(pl.lit("none")).alias("match_method"),
     )
     unlisted = (
         unclaimed.join(notes.select(pl.col("member_nik").alias("nik")).drop_nulls(), on="nik", how="anti")
@@ -419,8 +439,15 @@ def match_near(
     return pl.concat([near_rows, unlisted], how="diagonal_relaxed")
 
 
-# The result's order: by status, then NIK (unique within a status).
-RESULT_ORDER = ("status", "nik")
+# The result's order: by status, then NIK (unique within a status). Every NIK here is 16 digits (both suites reject
+# others), so the status and the NIK's number make one integer that sorts as the status and the text do, about
+# three times faster (a million rows: 0.1 s against 0.3 s). The text after it keeps any other value's order
+# deterministic.
+RESULT_ORDER = (
+    pl.col("status").to_physical().cast(pl.UInt64) * 10**16
+    + pl.col("nik").cast(pl.UInt64, strict=False).fill_null(0) % 10**16,
+    pl.col("nik"),
+)
 
 
 def result_rows(rows: pl.LazyFrame, person_columns: list[str]) -> pl.LazyFrame:
@@ -430,4 +457,4 @@ def result_rows(rows: pl.LazyFrame, person_columns: list[str]) -> pl.LazyFrame:
 
 def finish(rows: pl.LazyFrame, person_columns: list[str]) -> pl.LazyFrame:
     """``result_rows`` in ``RESULT_ORDER``."""
-    return result_rows(rows, person_columns).sort(*RESULT_ORDER)
+    return result_rows(rows, person_columns).sort(RESULT_ORDER)

@@ -243,7 +243,7 @@ def _process_date(request: RunRequest, settings: Settings, lock: RunDateLock) ->
                 decided=decided,
                 work=paths.work,
             )
-            confirmed = route_near_matches(paths.work, partitions, decided)
+            confirmed = route_near_matches(paths.work, validation.persons, export.members, partitions, decided)
             _map(
                 runner,
                 match_near_partition,

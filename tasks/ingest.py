@@ -13,7 +13,7 @@ from prefect.cache_policies import NO_CACHE
 from upath import UPath
 
 from cakupan.inputs import file_sha256
-from cakupan.partitions import part_path, scan_all
+from cakupan.partitions import scan_all, write_part
 from cakupan.readers import empty_submission_rows, read_submission
 from cakupan.submissions import code_in_name, date_in_name
 from tasks.summaries import IngestSummary, RunPaths
@@ -135,8 +135,8 @@ def read_village_files(
         found.filter(pl.col("read_error").is_not_null()).select("source_file", "read_error", "read_detail").iter_rows()
     ):
         logger.warning("%s: %s (%s)", name, error, detail)
-    found.write_parquet(part_path(paths.work / "inbox_files", index, mkdir=True))
-    rows.write_parquet(part_path(paths.work / "inbox_rows", index, mkdir=True))
+    write_part(found, paths.work / "inbox_files", index)
+    write_part(rows, paths.work / "inbox_rows", index)
 
 
 @task(name="collect-village-files", cache_policy=NO_CACHE)

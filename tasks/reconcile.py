@@ -15,19 +15,21 @@ from cakupan import readers
 from cakupan.errors import InputError
 from cakupan.inputs import file_sha256
 from cakupan.metrics import coverage_metrics
-from cakupan.partitions import birth_date_partition, nik_partition, part_path, scan_all, scan_part, split
+from cakupan.partitions import birth_date_partition, nik_partition, scan_all, scan_part, split, write_part
 from cakupan.pii import person_key_of
 from cakupan.readers import read_bpjs_export, scan_bpjs_export
 from cakupan.reconcile import (
     DECISIONS,
+    MATCH_COLUMNS,
     RESULT_ORDER,
     confirmed_near_pairs,
     match_exact,
     match_near,
     member_states,
-    near_members,
+    near_pass_members,
     resolve_member_duplicates,
     result_rows,
+    unclaimed_members,
 )
 from cakupan.rules import prepare_members
 from cakupan.settings import Rules, Settings
@@ -114,7 +116,7 @@ def check_members_partition(export: UPath, index: int, run_date: date, settings:
         regency_segment=settings.regency_segment,
     )
     unique, duplicates = resolve_member_duplicates(states)
-    unique.write_parquet(part_path(export.parent / "members", index, mkdir=True))
+    write_part(unique, export.parent / "members", index)
     return MemberPart(
         result=replace(result, failures=result.failures.clear()),
         rows=members.height,
@@ -156,20 +158,37 @@ def gate_bpjs_export(export_file: Path, export: UPath, parts: list[MemberPart]) 
 def match_exact_partition(
     persons: UPath, members: UPath, index: int, rules: Rules, decided: pl.DataFrame, work: UPath
 ) -> None:
-    """Same-NIK matching in one NIK partition: its matched persons, and who is left for near matching."""
-    exact, missing, unclaimed = match_exact(scan_part(persons, index), scan_part(members, index), rules, decided.lazy())
-    exact.sink_parquet(part_path(work / "exact", index, mkdir=True))
-    missing.sink_parquet(part_path(work / "missing", index, mkdir=True))
-    unclaimed.sink_parquet(part_path(work / "unclaimed", index, mkdir=True))
+    """Same-NIK matching in one NIK partition: its matched persons, and its persons left for near matching.
+
+    The members nobody claims are not written here: at national size they are most of the export, and
+    ``route_near_matches`` takes the few it needs from the members partitions.
+    """
+    listed, export = scan_part(persons, index).collect(), scan_part(members, index).select(MATCH_COLUMNS).collect()
+    exact, missing, _ = match_exact(listed, export, rules, decided.lazy())
+    # The partition is in memory already; the streaming engine's morsels only cost here (0.37 s against 0.28 s).
+    exact_rows, missing_rows = pl.collect_all([exact, missing], engine="in-memory")
+    write_part(exact_rows, work / "exact", index)
+    write_part(missing_rows, work / "missing", index)
 
 
 @task(name="route-near-matches", cache_policy=NO_CACHE)
-def route_near_matches(work: UPath, partitions: int, decided: pl.DataFrame) -> pl.DataFrame:
+def route_near_matches(
+    work: UPath, persons: UPath, members: UPath, partitions: int, decided: pl.DataFrame
+) -> pl.DataFrame:
     """Re-split who is left by birth date, each confirmed pair's member with its person; returns those pairs."""
-    missing, unclaimed = scan_all(work / "missing"), scan_all(work / "unclaimed")
-    confirmed = confirmed_near_pairs(decided.lazy(), missing, unclaimed).collect()
+    missing = scan_all(work / "missing")
+
+    def unclaimed(where: pl.Expr) -> pl.LazyFrame:
+        # Filtered first, then the claimed taken out per NIK partition (a NIK is claimed only within its own).
+        return pl.concat(
+            unclaimed_members(scan_part(persons, index), scan_part(members, index).filter(where))
+            for index in range(partitions)
+        )
+
+    reviewed = pl.col("kpj").is_in(decided.filter(pl.col("decision") == "same_person")["kpj"].implode())
+    confirmed = confirmed_near_pairs(decided.lazy(), missing, unclaimed(reviewed)).collect()
     split(missing, birth_date_partition(pl.col("birth_date"), partitions), partitions, work / "near_missing")
-    placed = near_members(unclaimed, missing, confirmed.lazy()).join(
+    placed = unclaimed(near_pass_members(missing, confirmed.lazy())).join(
         confirmed.lazy().select(pl.col("member_nik").alias("nik"), pl.col("birth_date").alias("_person_birth_date")),
         on="nik",
         how="left",
@@ -189,7 +208,7 @@ def match_near_partition(work: UPath, index: int, rules: Rules, decided: pl.Data
     """Near matching and the unlisted regency-paid members in one birth-date partition."""
     unclaimed = scan_part(work / "near_unclaimed", index).drop("_near")
     rest = match_near(scan_part(work / "near_missing", index), unclaimed, rules, decided.lazy(), confirmed.lazy())
-    rest.sink_parquet(part_path(work / "near", index, mkdir=True))
+    write_part(rest, work / "near", index)
 
 
 @task(name="reconcile-persons", cache_policy=NO_CACHE)

@@ -14,7 +14,7 @@ from upath import UPath
 
 from cakupan import values
 from cakupan.feedback import LISTED, feedback_columns, feedback_files, feedback_rows, write_feedback
-from cakupan.partitions import nik_partition, part_path, scan_all, scan_part, split
+from cakupan.partitions import nik_partition, scan_all, scan_part, split, write_part
 from cakupan.rules import SUBMISSION_CHECK_COLUMNS, prepare_rows
 from cakupan.settings import Rules
 from cakupan.submissions import decide
@@ -153,9 +153,7 @@ def write_persons(
     kecamatan_of = villages.select("kode_desa", "kode_kecamatan").lazy()
     for index in range(partitions):
         accepted = with_outcomes(scan_part(checked, index), decided).filter(pl.col("outcome") == "accepted")
-        accepted.join(kecamatan_of, on="kode_desa", how="left").select(PERSON_COLUMNS).sink_parquet(
-            part_path(folder, index, mkdir=True)
-        )
+        write_part(accepted.join(kecamatan_of, on="kode_desa", how="left").select(PERSON_COLUMNS), folder, index)
 
 
 @task(name="split-rows", cache_policy=NO_CACHE)
@@ -176,8 +174,8 @@ def check_rows_partition(
     """Parse and validate one partition of rows: checked rows and failures are written beside its rows."""
     decided_files = known_village_files(pl.read_parquet(str(files)), villages)
     prepared, result = check_partition(scan_part(raw_rows, index).collect(), decided_files, villages, run_date, rules)
-    prepared.write_parquet(part_path(raw_rows.parent / "checked", index, mkdir=True))
-    result.failures.write_parquet(part_path(raw_rows.parent / "failures", index, mkdir=True))
+    write_part(prepared, raw_rows.parent / "checked", index)
+    write_part(result.failures, raw_rows.parent / "failures", index)
     return replace(result, failures=result.failures.clear())
 
 

@@ -34,7 +34,7 @@ def partition_dir(root: Path, dataset: str, run_date: date) -> Path:
 class Order:
     """How ``sink_sorted`` orders a frame: by ``by``, in chunks of ``chunk``, a coarse key ``by`` orders first."""
 
-    by: tuple[str, ...]
+    by: tuple[str | pl.Expr, ...]
     chunk: pl.Expr
 
 
@@ -77,14 +77,18 @@ def sink_sorted(frame: pl.LazyFrame, path: Path, order: Order, max_rows: int | N
             runs.append(counts["chunk"][start:end])
             start, held = end, 0
         held += rows
-    if len(runs) == 0:  # one run: one sort, streamed into the file
-        frame.sort(by).sink_parquet(path, compression="zstd", row_group_size=ROW_GROUP_SIZE, statistics=True)
+    if len(runs) == 0:  # one run: one sort
+        # In memory, as each run below is: the streaming engine's sort took twice as long (0.55 s against 0.32 s
+        # for a million persons).
+        sorted_run = frame.sort(by).collect(engine="in-memory")
+        sorted_run.write_parquet(path, compression="zstd", row_group_size=ROW_GROUP_SIZE, statistics=True)
         return
     runs.append(counts["chunk"][start:])
     writer: pq.ParquetWriter | None = None
     try:
         for values in runs:
-            part = frame.filter(chunk.is_in(values.implode(), nulls_equal=True)).sort(by).collect().to_arrow()
+            run = frame.filter(chunk.is_in(values.implode(), nulls_equal=True)).sort(by)
+            part = run.collect(engine="in-memory").to_arrow()
             writer = writer or pq.ParquetWriter(path, part.schema, compression="zstd")
             writer.write_table(part, row_group_size=ROW_GROUP_SIZE)
             del part

@@ -1,5 +1,6 @@
 import polars as pl
 import pytest
+from rapidfuzz import fuzz
 
 from cakupan.names import name_key, similarity, similarity_of
 
@@ -26,6 +27,8 @@ from cakupan.names import name_key, similarity, similarity_of
         ("  rahmat   hidayat ", "RAHMAT HIDAYAT"),
         ("Manta'a", "MANTAA"),
         ("", None),
+        ("Hj. ", None),  # a title alone leaves no name to compare
+        ("123", None),
     ],
 )
 def test_name_key_drops_titles_and_expands_abbreviations(given: str, key: str | None) -> None:
@@ -46,3 +49,13 @@ def test_similarity_of_is_the_same_inside_a_lazy_plan() -> None:
     got = frame.select(similarity_of("a", "b").alias("s")).collect()["s"]
     expected = similarity(pl.Series(["AHMAD YANI", None, "SITI"]), pl.Series(["YANI AHMAD", "X", "SITI AMINAH"]))
     assert got.to_list() == expected.to_list()
+
+
+def test_equal_keys_score_one_as_rapidfuzz_scores_them() -> None:
+    keys = ["SITI AMINAH", "", " ", "AHMAD  YANI"]
+    left = pl.Series([*keys, "SITI", None])
+    right = pl.Series([*keys, "SITI AMINAH", None])
+    scores = similarity(left, right).to_list()
+    assert scores[:4] == [fuzz.token_sort_ratio(k, k) / 100.0 for k in keys] == [1.0] * 4
+    assert scores[4] == round(fuzz.token_sort_ratio("SITI", "SITI AMINAH") / 100.0, 4) < 1.0
+    assert scores[5] is None

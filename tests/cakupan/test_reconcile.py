@@ -2,8 +2,16 @@ from datetime import date, datetime
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from cakupan.reconcile import DECISIONS_SCHEMA, member_states, reconcile, resolve_member_duplicates
+from cakupan.reconcile import (
+    DECISIONS_SCHEMA,
+    _nik_one_edit_apart,
+    member_states,
+    reconcile,
+    resolve_member_duplicates,
+)
 from cakupan.settings import load_rules
 
 RUN = date(2026, 11, 27)
@@ -313,3 +321,37 @@ def test_the_later_of_two_decisions_on_a_pair_holds() -> None:
         ]
     )
     assert status_of(reconcile(listed, export, RULES, both), CONFLICT_NIK) == "not_enrolled"
+
+
+def _one_edit_apart(left: str, right: str) -> bool:
+    """The definition, digit by digit: one substitution, or one swap of two adjacent digits."""
+    differ = [i for i in range(16) if left[i] != right[i]]
+    if len(differ) == 1:
+        return True
+    i = differ[0] if len(differ) == 2 else -1
+    return differ == [i, i + 1] and left[i] == right[i + 1] and left[i + 1] == right[i]
+
+
+nik_strategy = st.text(alphabet="0123456789", min_size=16, max_size=16)
+
+
+@st.composite
+def nik_pairs(draw: st.DrawFn) -> tuple[str, str]:
+    """A NIK and another one to three edits (substitutions or adjacent swaps) away, or unrelated."""
+    left = draw(nik_strategy)
+    right = list(left)
+    for _ in range(draw(st.integers(0, 3))):
+        i = draw(st.integers(0, 14))
+        if draw(st.booleans()):
+            right[i], right[i + 1] = right[i + 1], right[i]
+        else:
+            right[i] = draw(st.sampled_from("0123456789"))
+    return left, "".join(right) if draw(st.integers(0, 9)) else draw(nik_strategy)
+
+
+@given(st.lists(nik_pairs(), min_size=1, max_size=50))
+@settings(max_examples=200, deadline=None)
+def test_nik_one_edit_apart_is_the_digit_by_digit_definition(pairs: list[tuple[str, str]]) -> None:
+    frame = pl.LazyFrame(pairs, schema=["a", "b"], orient="row").with_row_index()
+    found = set(_nik_one_edit_apart(frame, "a", "b").collect()["index"])
+    assert found == {i for i, (a, b) in enumerate(pairs) if _one_edit_apart(a, b)}
