@@ -111,7 +111,7 @@ def feedback_rows(rows: pl.DataFrame, files: pl.DataFrame, failures: pl.DataFram
     )
     by_rule = (
         codes.join(
-            failures.select("row_id", "reason", "level", "pesan", "perbaikan"),
+            failures.select("row_id", pl.col("reason", "level", "pesan", "perbaikan").cast(pl.String)),
             on=["row_id", "reason"],
             how="left",
         )

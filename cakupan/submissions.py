@@ -102,7 +102,10 @@ def decide(
     reasons = (
         failures.lazy()
         .group_by("row_id")
-        .agg(pl.col("reason").unique().sort().alias("reasons"), (pl.col("level") == "E").any().alias("has_error"))
+        .agg(
+            pl.col("reason").unique().cast(pl.String).sort().alias("reasons"),
+            (pl.col("level") == "E").any().alias("has_error"),
+        )
     )
     checked = (
         rows.lazy()
