@@ -88,8 +88,8 @@ class SuiteResult:
 
 # The texts are categorical: a file whose every row fails 13 rules has 13 failures per row, each with the same four
 # texts, and as strings their views alone took 800 MB per million rows to write out.
-FAILURES_SCHEMA = {
-    "row_id": pl.Int64,
+FAILURES_SCHEMA: dict[str, pl.DataType] = {
+    "row_id": pl.Int64(),
     "reason": pl.Categorical(),
     "level": pl.Categorical(),
     "pesan": pl.Categorical(),
