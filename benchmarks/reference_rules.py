@@ -78,7 +78,9 @@ def validate_with_polars(suite: str, frame: pl.DataFrame, parameters: dict[str, 
         .with_columns(pl.int_range(pl.len()).alias("_order"))
     )
     rule_message = dict(zip(messages["_rule"], messages["_message"], strict=True))
-    texts = messages.unique("_message", keep="first").select("_message", "_order", *FAILURES_SCHEMA.keys() - {"row_id"})
+    texts = messages.unique("_message", keep="first").select(
+        "_message", "_order", *(pl.col(c).cast(FAILURES_SCHEMA[c]) for c in FAILURES_SCHEMA.keys() - {"row_id"})
+    )
     parts = [
         frame.lazy()
         .select(pl.int_range(pl.len(), dtype=pl.Int64).alias("row_id"), failing(e, parameters or {}).alias("_failed"))

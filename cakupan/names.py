@@ -59,7 +59,7 @@ def similarity(left: pl.Series, right: pl.Series) -> pl.Series:
     token_sort_ratio ignores word order ("YANI AHMAD" = "AHMAD YANI"), which lists and BPJS often swap.
     """
     both = left.is_not_null() & right.is_not_null()
-    # Equal keys score 100 without asking rapidfuzz: most pairs matched by NIK carry the same name.
+    # Equal keys score 1.0 without asking rapidfuzz: most pairs matched by NIK carry the same name.
     differ = both & (left != right)
     scores = np.where(both.to_numpy(), 1.0, np.nan)
     if differ.any():

@@ -71,7 +71,8 @@ class SuiteResult:
     """A suite's verdict on a frame.
 
     failures: one row per (failing row, expectation): row_id (the row's position in the frame validated), reason,
-        level, and the expectation's Bahasa Indonesia message (pesan) and fix (perbaikan) from the suite's meta.
+        level, and the expectation's Bahasa Indonesia message (pesan) and fix (perbaikan) from the suite's meta;
+        the four texts are Categorical (``FAILURES_SCHEMA``): cast them to String before joining them with text.
     validation: GX's ExpectationSuiteValidationResult without row-level detail, for the Data Docs.
     """
 

@@ -7,7 +7,8 @@ from hypothesis import strategies as st
 
 from cakupan.reconcile import (
     DECISIONS_SCHEMA,
-    _nik_one_edit_apart,
+    RESULT_ORDER,
+    _keep_one_edit_apart,
     member_states,
     reconcile,
     resolve_member_duplicates,
@@ -351,7 +352,35 @@ def nik_pairs(draw: st.DrawFn) -> tuple[str, str]:
 
 @given(st.lists(nik_pairs(), min_size=1, max_size=50))
 @settings(max_examples=200, deadline=None)
-def test_nik_one_edit_apart_is_the_digit_by_digit_definition(pairs: list[tuple[str, str]]) -> None:
+def test_keep_one_edit_apart_is_the_digit_by_digit_definition(pairs: list[tuple[str, str]]) -> None:
     frame = pl.LazyFrame(pairs, schema=["a", "b"], orient="row").with_row_index()
-    found = set(_nik_one_edit_apart(frame, "a", "b").collect()["index"])
+    found = set(_keep_one_edit_apart(frame, "a", "b").collect()["index"])
     assert found == {i for i, (a, b) in enumerate(pairs) if _one_edit_apart(a, b)}
+
+
+def test_result_order_is_status_then_nik_text() -> None:
+    statuses = ["active", "grace", "not_enrolled"]
+    frame = pl.DataFrame(
+        {
+            "status": pl.Series(
+                ["grace", "active", "active", "grace", "not_enrolled", "active", None], dtype=pl.Enum(statuses)
+            ),
+            "nik": [
+                "6203011705800003",
+                "9903011705800003",
+                "0003011705800003",
+                "6203011705800002",
+                None,
+                "1103011705800003",
+                "6203011705800001",
+            ],
+        }
+    ).sample(fraction=1.0, shuffle=True, seed=1)
+    assert frame.sort(RESULT_ORDER).equals(frame.sort("status", "nik"))
+
+
+def test_a_birth_date_before_1970_still_finds_a_near_match() -> None:
+    listed = persons({"nik": "6203011705580003", "birth_date": date(1958, 5, 17)})
+    export = members({"nik": "6203011705580030", "tgl_lahir": date(1958, 5, 17)})  # last two digits swapped
+    result = reconcile(listed, resolve_member_duplicates(export)[0], RULES)
+    assert result["status"].to_list() == ["probable_match"]
