@@ -178,7 +178,7 @@ def near_pass_filter(missing: pl.LazyFrame, confirmed: pl.LazyFrame) -> pl.Expr:
     ``match_near`` on these gives what it gives on all unclaimed members. A national export leaves tens of millions
     unclaimed, and most of them are none of these: routing only these keeps the near pass small. Collects the
     blocks and the confirmed members, and gives a filter over member columns alone, so a caller can apply it to
-    the export before taking out the claimed members (``unclaimed_members``), which is the costlier step.
+    the export first and take out the claimed members (``unclaimed_members``) from the few that pass.
     """
     confirmed_niks, *blocks = pl.collect_all(
         [
