@@ -48,9 +48,8 @@ from benchmarks.generate import RUN_DATE, Inputs
 from cakupan import readers
 from cakupan.metrics import coverage_metrics
 from cakupan.partitions import choose_partitions, location, nik_partition, scan_all, split, write_part
-from cakupan.pii import person_key_of
 from cakupan.readers import read_bpjs_export, scan_bpjs_export
-from cakupan.reconcile import latest_decisions, result_rows
+from cakupan.reconcile import latest_decisions
 from cakupan.reference import load_villages as load_reference_villages
 from cakupan.rules import prepare_members, prepare_rows
 from cakupan.settings import Settings, load_rules
@@ -65,6 +64,7 @@ from tasks.reconcile import (
     check_members_partition,
     match_exact_partition,
     match_near_partition,
+    matched_persons,
     route_near_matches,
 )
 from tasks.validate import (
@@ -75,7 +75,7 @@ from tasks.validate import (
     ledger_rows,
     write_persons,
 )
-from warehouse.parquet import ROW_GROUP_SIZE, sink_sorted, write_partition
+from warehouse.parquet import PUBLISHED_PARQUET, sink_sorted, write_partition
 
 # The person_key secret of benchmark runs (the data is synthetic).
 BENCH_PII_KEY = b"cakupan-benchmark-key"
@@ -197,12 +197,9 @@ def reconcile_persons(work: Path, partitions: int, scratch: Path, output: Path, 
         for index in range(partitions):
             match_near_partition.fn(scratch, index, rules, decided, confirmed)
     with phase(phases, "finish_and_write"):
-        person_columns = scan_all(work / "persons").collect_schema().names()
-        rows = pl.concat([scan_all(scratch / "exact"), scan_all(scratch / "near")], how="diagonal_relaxed")
-        result = result_rows(rows, person_columns).with_columns(
-            person_key_of(pl.col("nik"), BENCH_PII_KEY).alias("person_key")
+        sink_sorted(
+            matched_persons(location(work / "persons"), location(scratch), BENCH_PII_KEY), output, PERSONS_ORDER
         )
-        sink_sorted(result, output, PERSONS_ORDER)
 
 
 def coverage(
@@ -376,7 +373,7 @@ def io_floor(name: str, inputs: Inputs, work: Path, scratch: Path) -> Phases:
             target.parent.mkdir(parents=True, exist_ok=True)
             with phase(phases, "write"):
                 if relative.parts[0] == "out":  # partitions, written as warehouse.parquet.write_partition does
-                    frame.write_parquet(target, compression="zstd", row_group_size=ROW_GROUP_SIZE, statistics=True)
+                    frame.write_parquet(target, **PUBLISHED_PARQUET)
                 else:
                     frame.write_parquet(target)
             del frame

@@ -495,7 +495,7 @@ def _failures(positions_of: dict[Message, list[list[int]]]) -> pl.DataFrame:
             pl.DataFrame(
                 [rows]
                 + [
-                    pl.repeat(text, rows.len(), dtype=pl.Categorical, eager=True).alias(column)
+                    pl.repeat(text, rows.len(), dtype=FAILURES_SCHEMA[column], eager=True).alias(column)
                     for column, text in zip(("reason", "level", "pesan", "perbaikan"), message, strict=True)
                 ]
             )

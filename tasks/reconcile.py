@@ -232,11 +232,7 @@ def reconcile_persons(
     ``work`` holds the matched partitions (``match_exact_partition``, ``match_near_partition``); ``decisions`` are
     the reviewers' verdicts from reference/review_decisions.csv (None when there are none).
     """
-    person_columns = scan_all(validation.persons).collect_schema().names()
-    rows = pl.concat([scan_all(work / "exact"), scan_all(work / "near")], how="diagonal_relaxed")
-    result = result_rows(rows, person_columns).with_columns(
-        person_key_of(pl.col("nik"), settings.person_key_secret).alias("person_key")
-    )
+    result = matched_persons(validation.persons, work, settings.person_key_secret)
     written = pl.scan_parquet(
         write_partition(result, paths.staging / "restricted", "persons", run_date, order=PERSONS_ORDER)
     )
@@ -247,6 +243,14 @@ def reconcile_persons(
     statuses = {str(k): int(v) for k, v in written.group_by("status").len().collect().iter_rows()}
     get_run_logger().info("person statuses: %s", statuses)
     return ReconcileSummary(statuses=statuses, persons=paths.staging / "restricted")
+
+
+def matched_persons(persons: UPath, work: UPath, secret: bytes) -> pl.LazyFrame:
+    """The rows of the matched partitions in ``work`` as the result's, with each person's person_key (unsorted:
+    written in ``PERSONS_ORDER``)."""
+    rows = pl.concat([scan_all(work / "exact"), scan_all(work / "near")], how="diagonal_relaxed")
+    person_columns = scan_all(persons).collect_schema().names()
+    return result_rows(rows, person_columns).with_columns(person_key_of(pl.col("nik"), secret).alias("person_key"))
 
 
 def analyst_rows(persons: pl.LazyFrame) -> pl.LazyFrame:

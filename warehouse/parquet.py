@@ -21,6 +21,8 @@ import polars as pl
 import pyarrow.parquet as pq
 
 ROW_GROUP_SIZE = 128 * 1024
+# How every published file is written: zstd, in row groups a reader skips by their statistics.
+PUBLISHED_PARQUET: dict[str, Any] = {"compression": "zstd", "row_group_size": ROW_GROUP_SIZE, "statistics": True}
 # Rows a sorted write holds at once (about 2 GiB of persons with their evidence, sorted).
 SORT_CHUNK_ROWS = 3_000_000
 
@@ -53,9 +55,9 @@ def write_partition(
     if order is not None:
         sink_sorted(frame.lazy(), path, order)
     elif isinstance(frame, pl.LazyFrame):
-        frame.sink_parquet(path, compression="zstd", row_group_size=ROW_GROUP_SIZE, statistics=True)
+        frame.sink_parquet(path, **PUBLISHED_PARQUET)
     else:
-        frame.write_parquet(path, compression="zstd", row_group_size=ROW_GROUP_SIZE, statistics=True)
+        frame.write_parquet(path, **PUBLISHED_PARQUET)
     return path
 
 
@@ -80,15 +82,16 @@ def sink_sorted(frame: pl.LazyFrame, path: Path, order: Order, max_rows: int | N
     # Each run is read by the streaming engine, then sorted as a frame: the streaming engine's sort took half as
     # long again, and the in-memory engine read the whole frame to filter one run out of it.
     if len(runs) == 0:  # one run: one sort
-        frame.collect().sort(by).write_parquet(path, compression="zstd", row_group_size=ROW_GROUP_SIZE, statistics=True)
+        frame.collect().sort(by).write_parquet(path, **PUBLISHED_PARQUET)
         return
     runs.append(counts["chunk"][start:])
     writer: pq.ParquetWriter | None = None
     try:
         for values in runs:
             part = frame.filter(chunk.is_in(values.implode(), nulls_equal=True)).collect().sort(by).to_arrow()
-            writer = writer or pq.ParquetWriter(path, part.schema, compression="zstd")
-            writer.write_table(part, row_group_size=ROW_GROUP_SIZE)
+            # pyarrow writes statistics unasked; the rest as PUBLISHED_PARQUET says.
+            writer = writer or pq.ParquetWriter(path, part.schema, compression=PUBLISHED_PARQUET["compression"])
+            writer.write_table(part, row_group_size=PUBLISHED_PARQUET["row_group_size"])
             del part
     finally:
         if writer is not None:
