@@ -73,15 +73,32 @@ def similarity(left: pl.Series, right: pl.Series) -> pl.Series:
     return pl.Series(scores).fill_nan(None).round(4)
 
 
-def similarity_of(left: str | pl.Expr, right: str | pl.Expr) -> pl.Expr:
-    """``similarity`` as an expression over two key columns (names or expressions), so it can sit inside a lazy
-    query plan."""
-    pair = pl.struct(
-        (pl.col(left) if isinstance(left, str) else left).alias("left"),
-        (pl.col(right) if isinstance(right, str) else right).alias("right"),
-    )
-    return pair.map_batches(
-        lambda pairs: similarity(pairs.struct.field("left"), pairs.struct.field("right")),
+def name_similarity(left: pl.Series, right: pl.Series) -> pl.Series:
+    """``similarity`` of the keys of two aligned columns of names as written; null where either key is null."""
+    return key_similarity(pl.select(name_key(pl.lit(left))).to_series(), left, right)
+
+
+def key_similarity(keys: pl.Series, names: pl.Series, other: pl.Series) -> pl.Series:
+    """``similarity`` of ``keys`` (the keys of ``names``) and the keys of the aligned names ``other``.
+
+    A name's key is made from its upper case, so where ``other`` is ``names`` in other letters (most pairs found by
+    NIK: BPJS writes names in capitals) its key is one of ``keys`` already: making keys is most of the cost of
+    comparing a national list's names.
+    """
+    differ = (names.str.to_uppercase() != other.str.to_uppercase()).fill_null(True)
+    other_keys = keys
+    if differ.any():
+        other_keys = keys.clone().scatter(
+            differ.arg_true(), pl.select(name_key(pl.lit(other.filter(differ)))).to_series()
+        )
+    return similarity(keys, other_keys)
+
+
+def key_similarity_of(keys: str, names: str, other: str) -> pl.Expr:
+    """``key_similarity`` of three columns as an expression, so it can sit inside a lazy query plan."""
+    columns = pl.struct(pl.col(keys).alias("keys"), pl.col(names).alias("names"), pl.col(other).alias("other"))
+    return columns.map_batches(
+        lambda batch: key_similarity(*(batch.struct.field(f) for f in ("keys", "names", "other"))),
         return_dtype=pl.Float64,
         is_elementwise=True,
     )

@@ -13,7 +13,7 @@ from typing import TypeVar
 
 import polars as pl
 
-from cakupan.names import name_key, similarity_of
+from cakupan.names import key_similarity_of, name_key
 from cakupan.settings import Rules
 
 MEMBER_STATES = ("covered", "grace", "lapsed")
@@ -26,6 +26,9 @@ STATUSES = (
     "probable_match",
     "enrolled_not_submitted",
 )
+# The status is this Enum from where it is decided: the halves' files hold it so, and a reader filtering them by
+# status (``warehouse.parquet.sink_sorted``, a run at a time) reads only the rows it wants.
+STATUS = pl.Enum(STATUSES)
 MATCH_METHODS = ("nik_exact", "nik_near", "none")
 DECISIONS = ("same_person", "different_person")
 DECISIONS_SCHEMA: dict[str, pl.DataType] = {
@@ -51,6 +54,9 @@ _MEMBER_COLUMNS = (
 # What the reconciliation adds to a person's own columns: the verdict, the member it rests on, the review decision.
 EVIDENCE_COLUMNS = ("status", "match_method", *_MEMBER_COLUMNS, "decision", "decision_kpj", "decided_by", "decided_at")
 _STATE_STATUS = {"covered": "active", "grace": "grace", "lapsed": "lapsed"}
+# The key of a person's name (cakupan.names.name_key): validation makes it for every row it checks, and the
+# persons it accepts carry it here so that matching does not make it again. Not a column of the result.
+NAME_KEY = "name_key"
 
 Frame = TypeVar("Frame", pl.DataFrame, pl.LazyFrame)
 
@@ -205,7 +211,12 @@ def _near_candidates(persons: pl.LazyFrame, unclaimed: pl.LazyFrame, rules: Rule
     so digits 1-7 or digits 10-16 survive it. Birth dates heap on 1 July and 31 December (Dukcapil defaults), so the
     date alone never decides. Uniqueness is the caller's business.
     """
-    p = persons.select(pl.col("nik").alias("nik_person"), "birth_date", pl.col("nama").alias("nama_person"))
+    p = persons.select(
+        pl.col("nik").alias("nik_person"),
+        "birth_date",
+        pl.col("nama").alias("nama_person"),
+        pl.col(NAME_KEY).alias("key_person"),
+    )
     m = unclaimed.select(
         pl.col("nik").alias("nik_member"),
         "kpj",
@@ -224,7 +235,7 @@ def _near_candidates(persons: pl.LazyFrame, unclaimed: pl.LazyFrame, rules: Rule
         pl.concat(blocks)
         .unique(subset=["nik_person", "nik_member"])
         .pipe(_keep_one_edit_apart, "nik_person", "nik_member")
-        .with_columns(_name_similarity("nama_person", "nama_member"))
+        .with_columns(_name_similarity("key_person", "nama_person", "nama_member"))
         .filter(pl.col("name_similarity") >= rules.probable_name_min)
         .select("nik_person", "nik_member", "kpj", "name_similarity")
     )
@@ -281,10 +292,18 @@ def reconcile(
     return finish(pl.concat([exact, rest], how="diagonal_relaxed"), persons.lazy().collect_schema().names()).collect()
 
 
-def _name_similarity(left: str, right: str) -> pl.Expr:
-    """``name_similarity`` of two name columns. Name keys are made here, on the pairs to compare, rather than for
-    every member of the export: a national export has fifty million names and only the matched ones are compared."""
-    return similarity_of(name_key(pl.col(left)), name_key(pl.col(right))).alias("name_similarity")
+def with_name_key(persons: pl.LazyFrame) -> pl.LazyFrame:
+    """The persons with ``NAME_KEY``, made here when they do not carry it."""
+    if NAME_KEY in persons.collect_schema().names():
+        return persons
+    return persons.with_columns(name_key(pl.col("nama")).alias(NAME_KEY))
+
+
+def _name_similarity(keys: str, names: str, other: str) -> pl.Expr:
+    """``name_similarity`` of a person's name (``names``, with its ``keys``) and a member's (``other``). A member's
+    key is made here, on the pairs to compare, rather than for every member of the export: a national export has
+    fifty million names and only the matched ones are compared."""
+    return key_similarity_of(keys, names, other).alias("name_similarity")
 
 
 def _member_side(export: pl.LazyFrame) -> pl.LazyFrame:
@@ -317,13 +336,13 @@ def match_exact(
     """The same-NIK half of ``reconcile``: (rows of persons found under their own NIK, persons not found, members
     no listed NIK claims). Answers only questions about one NIK, so it runs per NIK partition; the partitioned
     run leaves the third unread and takes the few members it needs later (``near_pass_filter``)."""
-    listed = persons.lazy()
+    listed = with_name_key(persons.lazy())
     export = members.lazy()
     member_side = _member_side(export)
     # Same NIK on both sides: the names decide, unless a reviewer already has.
     exact = (
         listed.join(member_side, left_on="nik", right_on="member_nik", how="inner", coalesce=False)
-        .with_columns(_name_similarity("nama", "member_nama"))
+        .with_columns(_name_similarity(NAME_KEY, "nama", "member_nama"))
         .join(decided, on=["nik", "kpj"], how="left")
         .with_columns(
             pl.when(_REJECTED)
@@ -331,6 +350,7 @@ def match_exact(
             .when(_CONFIRMED | (pl.col("name_similarity") >= rules.name_match_min))
             .then(_STATE_STATUS_EXPR)
             .otherwise(pl.lit("identity_conflict"))
+            .cast(STATUS)
             .alias("status"),
             pl.when(_REJECTED).then(pl.lit("none")).otherwise(pl.lit("nik_exact")).alias("match_method"),
             pl.when(pl.col("decision").is_not_null()).then(pl.col("kpj")).alias("decision_kpj"),
@@ -416,7 +436,7 @@ def match_near(
     # Names are compared only where there is a member: most persons not found under their NIK have none.
     near_rows = pl.concat(
         [
-            noted.filter(has_member).with_columns(_name_similarity("nama", "member_nama")),
+            noted.filter(has_member).with_columns(_name_similarity(NAME_KEY, "nama", "member_nama")),
             noted.filter(~has_member).with_columns(pl.lit(None, pl.Float64).alias("name_similarity")),
         ]
     ).with_columns(
@@ -425,6 +445,7 @@ def match_near(
         .when(has_member)
         .then(pl.lit("probable_match"))
         .otherwise(pl.lit("not_enrolled"))
+        .cast(STATUS)
         .alias("status"),
         pl.when(has_member).then(pl.lit("nik_near")).otherwise(pl.lit("none")).alias("match_method"),
     )
@@ -439,7 +460,7 @@ def match_near(
             .then(pl.lit("P"))
             .otherwise(pl.lit("L"))
             .alias("sex"),
-            pl.lit("enrolled_not_submitted").alias("status"),
+            pl.lit("enrolled_not_submitted", STATUS).alias("status"),
             pl.lit("none").alias("match_method"),
             pl.col("nik").alias("member_nik"),
             "kpj",
@@ -467,7 +488,8 @@ RESULT_ORDER = (
 
 def result_rows(rows: pl.LazyFrame, person_columns: list[str]) -> pl.LazyFrame:
     """The result's columns: person columns, then the evidence; the status as its Enum."""
-    return rows.select(*person_columns, *EVIDENCE_COLUMNS).with_columns(pl.col("status").cast(pl.Enum(STATUSES)))
+    person_columns = [c for c in person_columns if c != NAME_KEY]
+    return rows.select(*person_columns, *EVIDENCE_COLUMNS).with_columns(pl.col("status").cast(STATUS))
 
 
 def finish(rows: pl.LazyFrame, person_columns: list[str]) -> pl.LazyFrame:

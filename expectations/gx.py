@@ -15,7 +15,8 @@ import json
 import os
 import shutil
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
@@ -162,7 +163,53 @@ def _context() -> Any:
     # million NIKs. The same kind of fingerprint from polars' multi-threaded row hash costs a few milliseconds.
     if getattr(pandas_execution_engine, "hash_pandas_dataframe", None) is not None:
         pandas_execution_engine.hash_pandas_dataframe = _fingerprint(pandas_execution_engine.hash_pandas_dataframe)
+    _keep_configurations()
     return _quiet(gx.get_context(mode="ephemeral"))
+
+
+# While GX validates under _kept_configurations: each expectation's configuration, by the expectation's id (the
+# expectation itself is kept with it, so that an id is never reused by another expectation meanwhile).
+_KEPT: dict[int, tuple[Any, Any]] | None = None
+
+
+def _keep_configurations() -> None:
+    """Make an expectation build its configuration once per validation instead of once per read.
+
+    GX 1.24 rebuilds an expectation's ExpectationConfiguration (a pydantic ``dict()`` of every field, value sets
+    included) each time it reads one of its keyword arguments: about 130 times per expectation while building the
+    metric graph of one validation, a third of the time GX takes on a suite whose data is small. Within
+    ``_kept_configurations`` the first one built is reused; GX reads these configurations and copies them where it
+    changes them (its suite parameters are filled in on a copy before validation). Outside it, GX's own property
+    is called.
+    """
+    from great_expectations.expectations.expectation import Expectation
+
+    own = Expectation.configuration.fget
+    if getattr(own, "_kept", False):
+        return
+
+    def configuration(self: Any) -> Any:
+        kept = _KEPT
+        if kept is None:
+            return own(self)
+        found = kept.get(id(self))
+        if found is None or found[0] is not self:
+            found = kept[id(self)] = (self, own(self))
+        return found[1]
+
+    configuration._kept = True  # type: ignore[attr-defined]
+    Expectation.configuration = property(configuration)  # type: ignore[method-assign,assignment]
+
+
+@contextmanager
+def _kept_configurations() -> Iterator[None]:
+    """Within it, an expectation's configuration is built once (``_keep_configurations``); callers hold the lock."""
+    global _KEPT
+    _KEPT = {}
+    try:
+        yield
+    finally:
+        _KEPT = None
 
 
 def _fingerprint(gx_own: Callable[[Any], str]) -> Callable[[Any], str]:
@@ -228,18 +275,36 @@ PER_ROW_TYPES = frozenset(
 _ROW = "__row"
 
 
+# Expectation types whose verdict on a value reads only whether it is missing: GX judges one missing and one present
+# value for all of a column's rows (a million NIKs are two values to GX, not a million).
+NULLNESS_TYPES = frozenset({"expect_column_values_to_not_be_null"})
+
+
+@dataclass(frozen=True)
+class _Group:
+    """Expectations that read the same columns, and whether they read only whether a value is missing."""
+
+    columns: tuple[str, ...]
+    indices: tuple[int, ...]
+    by_nullness: bool
+
+
 @cache
-def _value_groups(name: str) -> tuple[tuple[tuple[str, ...], tuple[int, ...]], ...] | None:
+def _value_groups(name: str) -> tuple[_Group, ...] | None:
     """The suite's expectations grouped by the columns they read, in suite order; None when one of them judges a
     row by more than that row's values (a uniqueness rule, a row condition)."""
     groups: dict[tuple[str, ...], list[int]] = {}
+    types: dict[tuple[str, ...], set[str]] = {}
     for index, expectation in enumerate(suite_definition(name)["expectations"]):
         kwargs = expectation["kwargs"]
         if expectation["type"] not in PER_ROW_TYPES or kwargs.get("row_condition"):
             return None
         columns = (kwargs["column"],) if "column" in kwargs else (kwargs["column_A"], kwargs["column_B"])
         groups.setdefault(columns, []).append(index)
-    return tuple((columns, tuple(indices)) for columns, indices in groups.items())
+        types.setdefault(columns, set()).add(expectation["type"])
+    return tuple(
+        _Group(columns, tuple(indices), types[columns] <= NULLNESS_TYPES) for columns, indices in groups.items()
+    )
 
 
 def _rows_holding(frame: pl.DataFrame, values: pl.DataFrame) -> pl.Series:
@@ -255,16 +320,16 @@ def _rows_holding(frame: pl.DataFrame, values: pl.DataFrame) -> pl.Series:
     return held[_ROW].cast(pl.Int64)
 
 
+def _absent(values: pl.Series) -> pl.Series:
+    """Whether each value is missing as GX on pandas sees it: null, or a float NaN (pandas reads it as missing)."""
+    return values.is_null() | values.is_nan() if values.dtype.is_float() else values.is_null()
+
+
 def _missing(frame: pl.DataFrame, kwargs: dict[str, Any]) -> int:
     """Rows GX leaves out of an expectation's share (its ``missing_count``): null values, or pairs it ignores."""
-
-    def absent(column: str) -> pl.Series:  # pandas reads a float NaN as missing, as it reads null
-        values = frame[column]
-        return values.is_null() | values.is_nan() if values.dtype.is_float() else values.is_null()
-
     if "column" in kwargs:
-        return int(absent(kwargs["column"]).sum())
-    a, b = absent(kwargs["column_A"]), absent(kwargs["column_B"])
+        return int(_absent(frame[kwargs["column"]]).sum())
+    a, b = _absent(frame[kwargs["column_A"]]), _absent(frame[kwargs["column_B"]])
     ignore = kwargs.get("ignore_row_if", "both_values_are_missing")
     if ignore == "never":
         return 0
@@ -306,49 +371,86 @@ def _judge_values(name: str, frame: pl.DataFrame, parameters: dict[str, Any]) ->
     most values (village codes, sexes, birth dates), and GX on pandas copies the whole frame for every metric:
     a million rows took 4.2 s as one frame and 0.6 s by value.
 
-    Columns whose values are mostly distinct (NIKs) go to GX as they are: finding their distinct values would not
-    pay. Expectations whose columns have about as many distinct values share one GX call: each column holds its
-    own distinct values, padded with nulls to the longest; a failing position past a column's values is padding.
+    A column whose expectations read only whether a value is missing (``NULLNESS_TYPES``) goes to GX as one
+    missing and one present value of it. Columns whose values are mostly distinct (NIKs under a format rule) go
+    to GX as they are: finding their distinct values would not pay. Expectations whose columns have about as many
+    values to judge share one GX call: each column holds its own values, padded with nulls to the longest; a
+    failing position past a column's values is padding.
     """
     groups = _value_groups(name)
     assert groups is not None
-    # Whether a group's values are mostly distinct (a pair's by its two hashes combined: a struct's hash took as
-    # long as all the single columns together).
-    estimates = frame.select(
-        (pl.col(columns[0]) if len(columns) == 1 else pl.col(columns[0]).hash(1).xor(pl.col(columns[1]).hash(2)))
-        .approx_n_unique()
-        .alias(str(g))
-        for g, (columns, _) in enumerate(groups)
-    ).row(0)
-    as_is = [2 * estimate > frame.height for estimate in estimates]
-    distinct = pl.collect_all(
-        frame.lazy().select(columns) if as_is[g] else frame.lazy().select(columns).unique()
-        for g, (columns, _) in enumerate(groups)
-    )
-    judged: list[Any] = [None] * sum(len(indices) for _, indices in groups)
+    judging = _values_to_judge(frame, groups)
+    judged: list[Any] = [None] * sum(len(group.indices) for group in groups)
     validation = None
-    for members in _packed(groups, [d.height for d in distinct]):
-        indices = tuple(sorted(i for g in members for i in groups[g][1]))
-        pdf = pl.concat([distinct[g] for g in members], how="horizontal_extend").to_pandas()
+    for members in _packed([g.columns for g in groups], [values.height for values, _ in judging]):
+        indices = tuple(sorted(i for g in members for i in groups[g].indices))
+        pdf = pl.concat([judging[g][0] for g in members], how="horizontal_extend").to_pandas()
         with _GX_LOCK:
             validated = _run_suite(name, pdf, parameters, "all", indices)
         if validation is None:
             validation = validated
-        group_of = {i: g for g in members for i in groups[g][1]}
+        group_of = {i: g for g in members for i in groups[g].indices}
         for index, result in zip(indices, validated.results, strict=True):
             judged[index] = result
             if result.exception_info and result.exception_info.get("raised_exception"):
                 continue
-            g = group_of[index]
-            height = distinct[g].height
-            positions = [p for p in (result.result or {}).get("unexpected_index_list") or [] if p < height]
-            rows = pl.Series(_ROW, positions, pl.Int64) if as_is[g] else _rows_holding(frame, distinct[g][positions])
+            values, rows_of = judging[group_of[index]]
+            positions = pl.Series((result.result or {}).get("unexpected_index_list") or [], dtype=pl.Int64)
+            rows = rows_of(positions.filter(positions < values.height))
             recount(result, frame.height, _missing(frame, result.expectation_config.kwargs), rows.len())
             result.result["unexpected_index_list"] = rows
     assert validation is not None
     validation.results = judged
     settle(validation)
     return validation
+
+
+RowsOf = Callable[[pl.Series], pl.Series]
+
+
+def _values_to_judge(frame: pl.DataFrame, groups: Sequence[_Group]) -> list[tuple[pl.DataFrame, RowsOf]]:
+    """Per group, the values GX judges of its columns, and the rows of ``frame`` that hold the values at given
+    positions of them."""
+    by_value = [g for g in groups if not g.by_nullness]
+    # Whether a group's values are mostly distinct (a pair's by its two hashes combined: a struct's hash took as
+    # long as all the single columns together).
+    estimates = frame.select(
+        (
+            pl.col(g.columns[0])
+            if len(g.columns) == 1
+            else pl.col(g.columns[0]).hash(1).xor(pl.col(g.columns[1]).hash(2))
+        )
+        .approx_n_unique()
+        .alias(str(i))
+        for i, g in enumerate(by_value)
+    ).row(0)
+    as_is = {g for g, estimate in zip(by_value, estimates, strict=True) if 2 * estimate > frame.height}
+    to_find = [g for g in by_value if g not in as_is]
+    distinct = dict(zip(to_find, pl.collect_all(frame.lazy().select(g.columns).unique() for g in to_find), strict=True))
+    judging: list[tuple[pl.DataFrame, RowsOf]] = []
+    for group in groups:
+        if group in as_is:
+            judging.append((frame.select(group.columns), lambda positions: positions.alias(_ROW)))
+        elif group.by_nullness:
+            judging.append(_missing_and_present(frame[group.columns[0]]))
+        else:
+            values = distinct[group]
+            judging.append((values, lambda positions, values=values: _rows_holding(frame, values[positions])))
+    return judging
+
+
+def _missing_and_present(column: pl.Series) -> tuple[pl.DataFrame, RowsOf]:
+    """The first missing and the first present value of ``column`` (where there are any), and the rows of the
+    same kind as the values at given positions of them."""
+    absent = _absent(column)
+    # arg_max of a boolean Series: the position of its first True.
+    first = [p for p, there in ((absent.arg_max(), absent.any()), ((~absent).arg_max(), not absent.all())) if there]
+    kinds = absent.gather(first)
+
+    def rows_of(positions: pl.Series) -> pl.Series:
+        return absent.is_in(kinds.gather(positions).implode()).arg_true().cast(pl.Int64).alias(_ROW)
+
+    return column.gather(first).to_frame(), rows_of
 
 
 def settle(validation: Any) -> None:
@@ -360,23 +462,26 @@ def settle(validation: Any) -> None:
         evaluated_expectations=evaluated,
         successful_expectations=passed,
         unsuccessful_expectations=evaluated - passed,
-        success_percent=100.0 * passed / evaluated if evaluated else None,
+        success_percent=passed / evaluated * 100 if evaluated else None,  # as GX computes it, to the last bit
     )
 
 
 # A group joins a GX call whose longest column has at most this many times its distinct values.
 _PACK = 8
+# ... or whose longest column has at most this many values: GX's fixed cost per call (building its metric graph,
+# fingerprinting the batch) outweighs its work on this many padded values.
+_PACK_ROWS = 100_000
 
 
-def _packed(groups: Sequence[tuple[tuple[str, ...], tuple[int, ...]]], heights: Sequence[int]) -> list[list[int]]:
-    """Groups (by position) that share a GX call: longest first, with no column twice in one call."""
+def _packed(groups: Sequence[tuple[str, ...]], heights: Sequence[int]) -> list[list[int]]:
+    """Groups (their columns, by position) that share a GX call: longest first, with no column twice in one call."""
     calls: list[list[int]] = []
     for g in sorted(range(len(groups)), key=lambda g: -heights[g]):
         last = calls[-1] if calls else None
         if (
             last is not None
-            and heights[g] * _PACK >= heights[last[0]]
-            and not set(groups[g][0]).intersection(*(groups[m][0] for m in last))
+            and (heights[last[0]] <= _PACK_ROWS or heights[g] * _PACK >= heights[last[0]])
+            and not any(set(groups[g]) & set(groups[m]) for m in last)
         ):
             last.append(g)
         else:
@@ -400,6 +505,11 @@ def _run_suite(
     if only is not None:
         suite = _part_of(name, only)
     batch = batch_definition.get_batch(batch_parameters={"dataframe": pdf})
+    with _kept_configurations():
+        return _validate_batch(name, batch, suite, parameters, detail)
+
+
+def _validate_batch(name: str, batch: Any, suite: Any, parameters: dict[str, Any], detail: Detail) -> Any:
     if detail == "all":
         return batch.validate(suite, result_format=_RESULT_FORMAT, expectation_parameters=parameters)
     from great_expectations.core.expectation_suite import ExpectationSuite

@@ -193,7 +193,13 @@ def route_near_matches(
             for index in range(partitions)
         ).lazy()
 
-    confirmed = confirmed_near_pairs(decided.lazy(), missing, unclaimed(reviewed_members(decided))).collect()
+    # Only a reviewer's same_person decision makes a confirmed pair: with none, no member needs looking up.
+    reviewed = (
+        unclaimed(reviewed_members(decided))
+        if (decided["decision"] == "same_person").any()
+        else scan_part(members, 0).select(MATCH_COLUMNS).head(0)
+    )
+    confirmed = confirmed_near_pairs(decided.lazy(), missing, reviewed).collect()
     split(missing, birth_date_partition(pl.col("birth_date"), partitions), partitions, work / "near_missing")
     placed = unclaimed(near_pass_filter(missing, confirmed.lazy())).join(
         confirmed.lazy().select(pl.col("member_nik").alias("nik"), pl.col("birth_date").alias("_person_birth_date")),

@@ -15,6 +15,7 @@ from upath import UPath
 from cakupan import values
 from cakupan.feedback import LISTED, feedback_columns, feedback_files, feedback_rows, write_feedback
 from cakupan.partitions import nik_partition, scan_all, scan_part, split, write_part
+from cakupan.reconcile import NAME_KEY
 from cakupan.rules import SUBMISSION_CHECK_COLUMNS, prepare_rows
 from cakupan.settings import Rules
 from cakupan.submissions import decide
@@ -63,6 +64,7 @@ PERSON_COLUMNS = [
     "source_file",
     "source_row",
     "birth_place",
+    NAME_KEY,
 ]
 # The row ledger by file and row, written a chunk of files at a time (a national ledger is ten million rows).
 LEDGER_ORDER = Order(("source_file", "source_row"), pl.col("source_file"))

@@ -1,8 +1,10 @@
 import polars as pl
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from rapidfuzz import fuzz
 
-from cakupan.names import name_key, similarity, similarity_of
+from cakupan.names import key_similarity_of, name_key, name_similarity, similarity
 
 
 @pytest.mark.parametrize(
@@ -44,11 +46,30 @@ def test_similarity_is_elementwise_and_ignores_word_order() -> None:
     assert scores[2] is None
 
 
-def test_similarity_of_is_the_same_inside_a_lazy_plan() -> None:
-    frame = pl.LazyFrame({"a": ["AHMAD YANI", None, "SITI"], "b": ["YANI AHMAD", "X", "SITI AMINAH"]})
-    got = frame.select(similarity_of("a", "b").alias("s")).collect()["s"]
-    expected = similarity(pl.Series(["AHMAD YANI", None, "SITI"]), pl.Series(["YANI AHMAD", "X", "SITI AMINAH"]))
-    assert got.to_list() == expected.to_list()
+NAMES = ["H. Ahmad Yani", "H. AHMAD YANI", "Yani Ahmad", "Hj. ", "HJ. ", "", "Siti Aminah, S.Pd", "SITI AMINAH", "Soekarno", None]
+
+
+def keys_then_similarity(left: list[str | None], right: list[str | None]) -> list[float | None]:
+    keys = pl.DataFrame({"a": left, "b": right}, schema={"a": pl.String, "b": pl.String}).select(
+        name_key(pl.col("a")), name_key(pl.col("b")).alias("k")
+    )
+    return similarity(keys["a"], keys["k"]).to_list()
+
+
+@given(st.lists(st.tuples(st.sampled_from(NAMES), st.sampled_from(NAMES)), max_size=12))
+def test_name_similarity_is_the_similarity_of_both_keys(pairs: list[tuple[str | None, str | None]]) -> None:
+    left, right = [a for a, _ in pairs], [b for _, b in pairs]
+    got = name_similarity(pl.Series(left, dtype=pl.String), pl.Series(right, dtype=pl.String))
+    assert got.to_list() == keys_then_similarity(left, right)
+
+
+def test_key_similarity_of_is_the_same_inside_a_lazy_plan() -> None:
+    left = ["H. Ahmad Yani", None, "Siti", "Hj. ", "Budi", "Joko Susilo"]
+    right = ["YANI AHMAD", "X", "SITI AMINAH", "HJ. ", "BUDI", "JOKO SUSILO"]
+    frame = pl.LazyFrame({"a": left, "b": right}).with_columns(name_key(pl.col("a")).alias("key"))
+    got = frame.select(key_similarity_of("key", "a", "b")).collect().to_series()
+    assert got.to_list() == keys_then_similarity(left, right)
+    assert got[0] == 1.0 and got[1] is None and got[3] is None and got[4] == 1.0 and got[5] == 1.0
 
 
 def test_equal_keys_score_one_as_rapidfuzz_scores_them() -> None:

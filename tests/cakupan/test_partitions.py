@@ -19,8 +19,8 @@ from cakupan.partitions import (
     scan_part,
     split,
 )
-from cakupan.reconcile import finish, latest_decisions, reconcile
-from tasks.reconcile import match_exact_partition, match_near_partition, route_near_matches
+from cakupan.reconcile import STATUS, finish, latest_decisions, reconcile
+from tasks.reconcile import match_exact_partition, match_near_partition, matched_persons, route_near_matches
 from tests.cakupan.test_reconcile import RULES, decisions, members, persons
 
 
@@ -111,3 +111,16 @@ def test_partitioned_reconciliation_equals_one_pass(partitions: int, tmp_path: P
         "6203019999800052": "enrolled_not_submitted",
     }
     assert_frame_equal(reconcile_in_partitions(listed, export, decided, partitions, tmp_path), one_pass)
+
+
+def test_the_halves_hold_the_status_as_its_enum_so_a_run_of_statuses_is_read_alone(tmp_path: Path) -> None:
+    listed, export, decided = mixed_case()
+    reconcile_in_partitions(listed, export, decided, 2, tmp_path)
+    for half in ("exact", "near"):
+        assert scan_all(tmp_path / half).collect_schema()["status"] == STATUS
+    # sink_sorted reads the persons a run of statuses at a time: the filter must reach the files' scans (a cast
+    # above them kept it out, and each run read every row).
+    rows = matched_persons(tmp_path / "persons", tmp_path, b"key")
+    run = rows.filter(pl.col("status").is_in(pl.Series(["active"], dtype=STATUS).implode()))
+    assert run.explain().count('SELECTION: col("status")') == 2
+    assert run.collect()["nik"].sort().to_list() == ["6203010808700005", "6203011705800003"]

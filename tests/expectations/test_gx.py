@@ -196,6 +196,10 @@ PER_ROW_SUITE = {
         _rule("expect_column_pair_values_to_be_equal", "pair_both", column_A="a", column_B="c"),
         _rule("expect_column_values_to_be_in_set", "flag", column="flag", value_set=[True], mostly=0.1),
         _rule("expect_column_values_to_be_between", "ratio", column="ratio", min_value=0, max_value=4),
+        # Columns whose only rule asks whether a value is missing (GX sees one missing and one present value).
+        _rule("expect_column_values_to_not_be_null", "a_missing", column="a"),
+        _rule("expect_column_values_to_not_be_null", "score_missing", column="score", mostly=0.5),
+        _rule("expect_column_values_to_not_be_null", "label_missing", column="label"),
     ],
 }
 
@@ -216,6 +220,8 @@ def per_row_frame(n: int) -> pl.DataFrame:
         c=pl.when(i % 4 == 0).then(None).otherwise((i % 8 % 4).cast(pl.String)),
         flag=i % 9 != 0,
         ratio=pl.when(i % 6 == 0).then(float("nan")).when(i % 10 == 0).then(None).otherwise(i % 50 / 10),
+        score=pl.when(i % 19 == 0).then(float("nan")).when(i % 23 == 0).then(None).otherwise(i / 7),
+        label=i.cast(pl.String),
     )
 
 
@@ -254,8 +260,30 @@ def test_judging_each_distinct_value_once_gives_what_gx_gives_on_every_row(
         "pair_both",
         "flag",
         "ratio",
+        "a_missing",
+        "score_missing",
     }
-    assert [o.success for o in by_value.outcomes] == [False, True, False, False, False, False, False, True, False]
+    assert [o.success for o in by_value.outcomes] == [
+        *(False, True, False, False, False, False, False, True, False),
+        *(False, True, True),
+    ]
+
+
+def test_keeping_each_expectations_configuration_changes_no_gx_result(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "per_row.json").write_text(json.dumps(PER_ROW_SUITE), encoding="utf-8")
+    monkeypatch.setattr(gx, "SUITES_DIR", tmp_path)
+    frame = per_row_frame(500).to_pandas()
+    with gx._GX_LOCK:
+        kept = gx._run_suite("per_row", frame, {"low": 18})
+        assert gx._KEPT is None  # only while GX validates
+        suite, batch_definition = gx._validation("per_row")
+        batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
+        own = batch.validate(suite, result_format=gx._RESULT_FORMAT, expectation_parameters={"low": 18})
+    assert [r.to_json_dict() for r in kept.results] == [r.to_json_dict() for r in own.results]
+    assert kept.results[4].expectation_config.kwargs["min_value"] == 18  # the suite parameter, filled in
+    assert not kept.success
 
 
 def test_gx_fingerprints_each_batch_by_its_content() -> None:
