@@ -15,7 +15,9 @@ import json
 import os
 import shutil
 import threading
+import weakref
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -184,7 +186,7 @@ def _keep_configurations() -> None:
     """
     from great_expectations.expectations.expectation import Expectation
 
-    own = Expectation.configuration.fget
+    own: Callable[[Any], Any] = vars(Expectation)["configuration"].fget
     if getattr(own, "_kept", False):
         return
 
@@ -214,16 +216,21 @@ def _kept_configurations() -> Iterator[None]:
 
 def _fingerprint(gx_own: Callable[[Any], str]) -> Callable[[Any], str]:
     """A pandas frame's content fingerprint for GX's batch markers: MD5 of polars' row hashes and column names;
-    GX's own where polars cannot read the frame."""
+    GX's own where polars cannot read the frame. GX takes the fingerprint of one frame twice per validation: the
+    second time is the first's."""
+    last: list[tuple[weakref.ref[Any], str]] = []
 
     def fingerprint(pdf: Any) -> str:
+        if last and last[0][0]() is pdf:
+            return last[0][1]
         try:
             hashes = pl.from_pandas(pdf, include_index=False).hash_rows(seed=0).to_numpy()
         except Exception:  # an object column polars cannot type: leave it to GX
             return gx_own(pdf)
         digest = hashlib.md5("\x1f".join(map(str, pdf.columns)).encode(), usedforsecurity=False)
         digest.update(hashes.tobytes())
-        return digest.hexdigest()
+        last[:] = [(weakref.ref(pdf), digest.hexdigest())]
+        return last[0][1]
 
     return fingerprint
 
@@ -308,16 +315,25 @@ def _value_groups(name: str) -> tuple[_Group, ...] | None:
 
 
 def _rows_holding(frame: pl.DataFrame, values: pl.DataFrame) -> pl.Series:
-    """Positions in ``frame`` of the rows holding one of the rows of ``values`` in its columns (null matches null)."""
+    """Positions in ``frame`` of the rows holding one of the rows of ``values`` in its columns (null matches null),
+    in ascending order."""
     if values.is_empty():
         return pl.Series(_ROW, [], pl.Int64)
-    if values.width == 1:
-        column = values.columns[0]
-        found = frame[column].is_in(values[column].implode(), nulls_equal=True)
-        return found.arg_true().cast(pl.Int64).alias(_ROW)
-    columns = values.columns
-    held = frame.select(columns).with_row_index(_ROW).join(values, on=columns, how="semi", nulls_equal=True)
-    return held[_ROW].cast(pl.Int64)
+    held = (
+        frame[values.columns[0]].is_in(values.to_series().implode(), nulls_equal=True)
+        if values.width == 1
+        else frame.select(
+            pl.struct(values.columns).is_in(
+                values.select(pl.struct(values.columns)).to_series().implode(), nulls_equal=True
+            )
+        ).to_series()
+    )
+    return _positions(held)
+
+
+def _positions(held: pl.Series) -> pl.Series:
+    """The positions where ``held`` is true, flagged as sorted (they are), so that sorting them costs nothing."""
+    return held.arg_true().cast(pl.Int64).alias(_ROW).set_sorted()
 
 
 def _absent(values: pl.Series) -> pl.Series:
@@ -373,33 +389,38 @@ def _judge_values(name: str, frame: pl.DataFrame, parameters: dict[str, Any]) ->
 
     A column whose expectations read only whether a value is missing (``NULLNESS_TYPES``) goes to GX as one
     missing and one present value of it. Columns whose values are mostly distinct (NIKs under a format rule) go
-    to GX as they are: finding their distinct values would not pay. Expectations whose columns have about as many
-    values to judge share one GX call: each column holds its own values, padded with nulls to the longest; a
-    failing position past a column's values is padding.
+    to GX as they are, first: finding their distinct values would not pay. Expectations whose columns have about
+    as many values to judge share one GX call: each column holds its own values, padded with nulls to the
+    longest; a failing position past a column's values is padding.
+
+    GX runs in this thread, one call at a time; polars finds the other groups' values and the rows of GX's
+    verdicts in another, meanwhile (GX's Python and polars' native code share two cores well: a third faster).
     """
     groups = _value_groups(name)
     assert groups is not None
-    judging = _values_to_judge(frame, groups)
+    as_is = _mostly_distinct(frame, groups)
+    calls: list[tuple[Any, tuple[int, ...]]] = []
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="gx-values") as polars_side:
+        later = polars_side.submit(_values_to_judge, frame, [g for g in groups if g not in as_is])
+        mapped = []
+        for judging in (_as_they_are(frame, as_is), None):
+            judging = judging if judging is not None else later.result()
+            ordered = list(judging)
+            for members in _packed([g.columns for g in ordered], [judging[g][0].height for g in ordered]):
+                chosen = [ordered[m] for m in members]
+                indices = tuple(sorted(i for g in chosen for i in g.indices))
+                pdf = pl.concat([judging[g][0] for g in chosen], how="horizontal_extend").to_pandas()
+                with _GX_LOCK:
+                    validated = _run_suite(name, pdf, parameters, "all", indices)
+                calls.append((validated, indices))
+                mapped.append(polars_side.submit(_on_rows, frame, validated, indices, chosen, judging))
+        for done in mapped:
+            done.result()
     judged: list[Any] = [None] * sum(len(group.indices) for group in groups)
-    validation = None
-    for members in _packed([g.columns for g in groups], [values.height for values, _ in judging]):
-        indices = tuple(sorted(i for g in members for i in groups[g].indices))
-        pdf = pl.concat([judging[g][0] for g in members], how="horizontal_extend").to_pandas()
-        with _GX_LOCK:
-            validated = _run_suite(name, pdf, parameters, "all", indices)
-        if validation is None:
-            validation = validated
-        group_of = {i: g for g in members for i in groups[g].indices}
+    for validated, indices in calls:
         for index, result in zip(indices, validated.results, strict=True):
             judged[index] = result
-            if result.exception_info and result.exception_info.get("raised_exception"):
-                continue
-            values, rows_of = judging[group_of[index]]
-            positions = pl.Series((result.result or {}).get("unexpected_index_list") or [], dtype=pl.Int64)
-            rows = rows_of(positions.filter(positions < values.height))
-            recount(result, frame.height, _missing(frame, result.expectation_config.kwargs), rows.len())
-            result.result["unexpected_index_list"] = rows
-    assert validation is not None
+    validation = calls[0][0]
     validation.results = judged
     settle(validation)
     return validation
@@ -408,13 +429,35 @@ def _judge_values(name: str, frame: pl.DataFrame, parameters: dict[str, Any]) ->
 RowsOf = Callable[[pl.Series], pl.Series]
 
 
-def _values_to_judge(frame: pl.DataFrame, groups: Sequence[_Group]) -> list[tuple[pl.DataFrame, RowsOf]]:
-    """Per group, the values GX judges of its columns, and the rows of ``frame`` that hold the values at given
-    positions of them."""
+def _on_rows(
+    frame: pl.DataFrame,
+    validated: Any,
+    indices: tuple[int, ...],
+    chosen: list[_Group],
+    judging: dict[_Group, tuple[pl.DataFrame, RowsOf]],
+) -> None:
+    """Turn one GX call's verdicts on values into verdicts on the rows of ``frame`` (``recount``)."""
+    group_of = {i: g for g in chosen for i in g.indices}
+    for index, result in zip(indices, validated.results, strict=True):
+        if result.exception_info and result.exception_info.get("raised_exception"):
+            continue
+        values, rows_of = judging[group_of[index]]
+        positions = pl.Series((result.result or {}).get("unexpected_index_list") or [], dtype=pl.Int64)
+        rows = rows_of(positions.filter(positions < values.height))
+        recount(result, frame.height, _missing(frame, result.expectation_config.kwargs), rows.len())
+        result.result["unexpected_index_list"] = rows
+
+
+_SAMPLE_ROWS = 100_000
+
+
+def _mostly_distinct(frame: pl.DataFrame, groups: Sequence[_Group]) -> set[_Group]:
+    """The groups judged by value whose values are mostly distinct, as the first ``_SAMPLE_ROWS`` rows show them (a
+    pair's judged by its two hashes combined: a struct's hash took as long as all the single columns together).
+    Only how fast GX judges them depends on it."""
     by_value = [g for g in groups if not g.by_nullness]
-    # Whether a group's values are mostly distinct (a pair's by its two hashes combined: a struct's hash took as
-    # long as all the single columns together).
-    estimates = frame.select(
+    sample = frame.head(_SAMPLE_ROWS)
+    estimates = sample.select(
         (
             pl.col(g.columns[0])
             if len(g.columns) == 1
@@ -424,19 +467,35 @@ def _values_to_judge(frame: pl.DataFrame, groups: Sequence[_Group]) -> list[tupl
         .alias(str(i))
         for i, g in enumerate(by_value)
     ).row(0)
-    as_is = {g for g, estimate in zip(by_value, estimates, strict=True) if 2 * estimate > frame.height}
-    to_find = [g for g in by_value if g not in as_is]
+    return {g for g, estimate in zip(by_value, estimates, strict=True) if 2 * estimate > sample.height}
+
+
+def _as_they_are(frame: pl.DataFrame, groups: set[_Group]) -> dict[_Group, tuple[pl.DataFrame, RowsOf]]:
+    """Groups whose values GX judges row by row: a failing position is a row."""
+    return {g: (frame.select(g.columns), lambda positions: positions.alias(_ROW)) for g in groups}
+
+
+def _values_to_judge(frame: pl.DataFrame, groups: Sequence[_Group]) -> dict[_Group, tuple[pl.DataFrame, RowsOf]]:
+    """Per group, the values GX judges of its columns (its distinct values, or one missing and one present value),
+    and the rows of ``frame`` that hold the values at given positions of them."""
+    to_find = [g for g in groups if not g.by_nullness]
     distinct = dict(zip(to_find, pl.collect_all(frame.lazy().select(g.columns).unique() for g in to_find), strict=True))
-    judging: list[tuple[pl.DataFrame, RowsOf]] = []
+    judging: dict[_Group, tuple[pl.DataFrame, RowsOf]] = {}
     for group in groups:
-        if group in as_is:
-            judging.append((frame.select(group.columns), lambda positions: positions.alias(_ROW)))
-        elif group.by_nullness:
-            judging.append(_missing_and_present(frame[group.columns[0]]))
+        if group.by_nullness:
+            judging[group] = _missing_and_present(frame[group.columns[0]])
         else:
-            values = distinct[group]
-            judging.append((values, lambda positions, values=values: _rows_holding(frame, values[positions])))
+            judging[group] = _distinct(frame, distinct[group])
     return judging
+
+
+def _distinct(frame: pl.DataFrame, values: pl.DataFrame) -> tuple[pl.DataFrame, RowsOf]:
+    """Distinct ``values`` of some columns of ``frame``, and the rows holding the values at given positions."""
+
+    def rows_of(positions: pl.Series) -> pl.Series:
+        return _rows_holding(frame, values[positions])
+
+    return values, rows_of
 
 
 def _missing_and_present(column: pl.Series) -> tuple[pl.DataFrame, RowsOf]:
@@ -444,11 +503,13 @@ def _missing_and_present(column: pl.Series) -> tuple[pl.DataFrame, RowsOf]:
     same kind as the values at given positions of them."""
     absent = _absent(column)
     # arg_max of a boolean Series: the position of its first True.
-    first = [p for p, there in ((absent.arg_max(), absent.any()), ((~absent).arg_max(), not absent.all())) if there]
+    first = [
+        int(p or 0) for p, there in ((absent.arg_max(), absent.any()), ((~absent).arg_max(), not absent.all())) if there
+    ]
     kinds = absent.gather(first)
 
     def rows_of(positions: pl.Series) -> pl.Series:
-        return absent.is_in(kinds.gather(positions).implode()).arg_true().cast(pl.Int64).alias(_ROW)
+        return _positions(absent.is_in(kinds.gather(positions).implode()))
 
     return column.gather(first).to_frame(), rows_of
 
@@ -468,9 +529,6 @@ def settle(validation: Any) -> None:
 
 # A group joins a GX call whose longest column has at most this many times its distinct values.
 _PACK = 8
-# ... or whose longest column has at most this many values: GX's fixed cost per call (building its metric graph,
-# fingerprinting the batch) outweighs its work on this many padded values.
-_PACK_ROWS = 100_000
 
 
 def _packed(groups: Sequence[tuple[str, ...]], heights: Sequence[int]) -> list[list[int]]:
@@ -480,7 +538,7 @@ def _packed(groups: Sequence[tuple[str, ...]], heights: Sequence[int]) -> list[l
         last = calls[-1] if calls else None
         if (
             last is not None
-            and (heights[last[0]] <= _PACK_ROWS or heights[g] * _PACK >= heights[last[0]])
+            and heights[g] * _PACK >= heights[last[0]]
             and not any(set(groups[g]) & set(groups[m]) for m in last)
         ):
             last.append(g)
@@ -549,7 +607,7 @@ def validate(
         with _GX_LOCK:
             result = _run_suite(name, frame.select(suite_columns(name)).to_pandas(), parameters or {}, detail)
     outcomes: list[ExpectationOutcome] = []
-    positions_of: dict[Message, list[list[int]]] = {}
+    positions_of: dict[Message, list[pl.Series]] = {}
     for r in result.results:
         config = r.expectation_config
         meta = config.meta or {}
@@ -572,7 +630,8 @@ def validate(
         positions = details.get("unexpected_index_list")
         if positions is not None and len(positions):
             message = (outcome.reason, outcome.level, meta.get("pesan"), meta.get("perbaikan"))
-            positions_of.setdefault(message, []).append(positions)
+            rows = positions if isinstance(positions, pl.Series) else pl.Series(_ROW, positions, dtype=pl.Int64)
+            positions_of.setdefault(message, []).append(rows)
         r.result = {k: v for k, v in details.items() if k not in _ROW_DETAIL_KEYS}
     return SuiteResult(
         suite=name,
@@ -587,7 +646,7 @@ def validate(
 Message = tuple[str, str, str | None, str | None]  # reason, level, pesan, perbaikan
 
 
-def _failures(positions_of: dict[Message, list[list[int]]]) -> pl.DataFrame:
+def _failures(positions_of: dict[Message, list[pl.Series]]) -> pl.DataFrame:
     """FAILURES_SCHEMA rows, one per failing row and message: by reason and pesan, then row_id.
 
     Built one message at a time, its texts repeated rather than looked up per row: a file whose every row fails
@@ -598,9 +657,9 @@ def _failures(positions_of: dict[Message, list[list[int]]]) -> pl.DataFrame:
     blocks = []
     for message in sorted(positions_of, key=lambda m: (m[0], m[2] or "", m[1], m[3] or "")):
         lists = positions_of[message]
-        rows = pl.concat([pl.Series("row_id", positions, dtype=pl.Int64) for positions in lists])
         # Two expectations with the same message may fail the same row.
-        rows = (rows.unique() if len(lists) > 1 else rows).sort()
+        rows = pl.concat(lists).unique() if len(lists) > 1 else lists[0]
+        rows = rows.cast(pl.Int64).alias("row_id").sort()
         blocks.append(
             pl.DataFrame(
                 [rows]

@@ -91,7 +91,8 @@ def test_failures_are_one_row_per_failing_row_and_message_by_row_then_reason() -
     name = ("name_missing", "E", "Nama kosong", None)
     age = ("age_outside", "W", None, None)
     # Two expectations with the same message both fail row 1: it is listed once.
-    failures = gx._failures({sex: [[3, 1], [1]], name: [[1]], age: [[0]]})
+    rows = lambda *positions: pl.Series(positions, dtype=pl.Int64)  # noqa: E731
+    failures = gx._failures({sex: [rows(3, 1), rows(1)], name: [rows(1)], age: [rows(0)]})
     assert failures.schema == pl.Schema(gx.FAILURES_SCHEMA)
     assert failures.rows() == [(0, *age), (1, *name), (1, *sex), (3, *sex)]
 
