@@ -8,6 +8,7 @@ member who is on no list (``enrolled_not_submitted``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from typing import TypeVar
 
@@ -176,15 +177,17 @@ def reviewed_members(decided: pl.DataFrame) -> pl.Expr:
     return pl.col("kpj").is_in(decided.filter(pl.col("decision") == "same_person")["kpj"].implode())
 
 
-def near_pass_filter(missing: pl.LazyFrame, confirmed: pl.LazyFrame) -> pl.Expr:
+def near_pass(missing: pl.LazyFrame, confirmed: pl.LazyFrame) -> Callable[[pl.LazyFrame], pl.LazyFrame]:
     """Which unclaimed members ``match_near`` can use: those in a near-match block (birth date and either end of
     the NIK) of a person not found under their NIK (``missing``), the members of ``confirmed`` pairs, and
     regency-paid members in cover, who are enrolled_not_submitted when nobody claims them.
 
     ``match_near`` on these gives what it gives on all unclaimed members. A national export leaves tens of millions
     unclaimed, and most of them are none of these: routing only these keeps the near pass small. Collects the
-    blocks and the confirmed members, and gives a filter over member columns alone, so a caller can apply it to
-    the export first and take out the claimed members (``unclaimed_members``) from the few that pass.
+    blocks and the confirmed members once, and gives a function that picks these out of members (reading member
+    columns alone), so a caller can apply it to each part of the export first and take out the claimed members
+    (``unclaimed_members``) from the few that pass. The blocks are joined, not looked up with ``is_in``: that
+    built a set of the national list's four million blocks again for each part of the export (a second each).
     """
     confirmed_niks, *blocks = pl.collect_all(
         [
@@ -195,12 +198,19 @@ def near_pass_filter(missing: pl.LazyFrame, confirmed: pl.LazyFrame) -> pl.Expr:
             ),
         ]
     )
-    wanted = _UNLISTED | pl.col("nik").is_in(confirmed_niks.to_series().implode())
-    for offset, listed in zip(_BLOCK_OFFSETS, blocks, strict=True):
-        wanted |= (
-            _block(pl.col("tgl_lahir"), pl.col("nik"), offset).is_in(listed.to_series().implode()).fill_null(False)
-        )
-    return wanted
+    flags = [f"_in_block_{offset}" for offset in _BLOCK_OFFSETS]
+
+    def pick(members: pl.LazyFrame) -> pl.LazyFrame:
+        for offset, listed, flag in zip(_BLOCK_OFFSETS, blocks, flags, strict=True):
+            members = (
+                members.with_columns(_block(pl.col("tgl_lahir"), pl.col("nik"), offset))
+                .join(listed.lazy().with_columns(pl.lit(True).alias(flag)), on="_block", how="left")
+                .drop("_block")
+            )
+        wanted = _UNLISTED | pl.col("nik").is_in(confirmed_niks.to_series().implode())
+        return members.filter(pl.any_horizontal(wanted, *(pl.col(f).is_not_null() for f in flags))).drop(flags)
+
+    return pick
 
 
 def _near_candidates(persons: pl.LazyFrame, unclaimed: pl.LazyFrame, rules: Rules) -> pl.LazyFrame:
@@ -335,7 +345,7 @@ def match_exact(
 ) -> tuple[pl.LazyFrame, pl.LazyFrame, pl.LazyFrame]:
     """The same-NIK half of ``reconcile``: (rows of persons found under their own NIK, persons not found, members
     no listed NIK claims). Answers only questions about one NIK, so it runs per NIK partition; the partitioned
-    run leaves the third unread and takes the few members it needs later (``near_pass_filter``)."""
+    run leaves the third unread and takes the few members it needs later (``near_pass``)."""
     listed = with_name_key(persons.lazy())
     export = members.lazy()
     member_side = _member_side(export)
@@ -356,6 +366,7 @@ def match_exact(
             pl.when(pl.col("decision").is_not_null()).then(pl.col("kpj")).alias("decision_kpj"),
         )
         .with_columns(pl.when(~_REJECTED).then(pl.col(c)).alias(c) for c in _MEMBER_COLUMNS)
+        .drop(NAME_KEY)
     )
     missing = listed.join(member_side.select("member_nik"), left_on="nik", right_on="member_nik", how="anti")
     return exact, missing, unclaimed_members(listed, export)
@@ -473,7 +484,7 @@ def match_near(
             "pembayar",
         )
     )
-    return pl.concat([near_rows, unlisted], how="diagonal_relaxed")
+    return pl.concat([near_rows.drop(NAME_KEY), unlisted], how="diagonal_relaxed")
 
 
 # The result's order: by status, then NIK (unique within a status). The status and the NIK's number make one integer

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
@@ -26,7 +27,7 @@ from cakupan.reconcile import (
     match_exact,
     match_near,
     member_states,
-    near_pass_filter,
+    near_pass,
     resolve_member_duplicates,
     result_rows,
     reviewed_members,
@@ -183,25 +184,23 @@ def route_near_matches(
     """
     missing = scan_all(work / "missing")
 
-    def unclaimed(where: pl.Expr) -> pl.LazyFrame:
-        # Filtered first, then the claimed taken out, one NIK partition at a time (a NIK is claimed only within its
+    def unclaimed(pick: Callable[[pl.LazyFrame], pl.LazyFrame]) -> pl.LazyFrame:
+        # Picked first, then the claimed taken out, one NIK partition at a time (a NIK is claimed only within its
         # own): a national export's members filtered in one streaming query held 11 GiB, one at a time 1 GiB.
         return pl.concat(
-            unclaimed_members(scan_part(persons, index), scan_part(members, index).filter(where)).collect(
-                engine="in-memory"
-            )
+            unclaimed_members(scan_part(persons, index), pick(scan_part(members, index))).collect(engine="in-memory")
             for index in range(partitions)
         ).lazy()
 
     # Only a reviewer's same_person decision makes a confirmed pair: with none, no member needs looking up.
     reviewed = (
-        unclaimed(reviewed_members(decided))
+        unclaimed(lambda part: part.filter(reviewed_members(decided)))
         if (decided["decision"] == "same_person").any()
         else scan_part(members, 0).select(MATCH_COLUMNS).head(0)
     )
     confirmed = confirmed_near_pairs(decided.lazy(), missing, reviewed).collect()
     split(missing, birth_date_partition(pl.col("birth_date"), partitions), partitions, work / "near_missing")
-    placed = unclaimed(near_pass_filter(missing, confirmed.lazy())).join(
+    placed = unclaimed(near_pass(missing, confirmed.lazy())).join(
         confirmed.lazy().select(pl.col("member_nik").alias("nik"), pl.col("birth_date").alias("_person_birth_date")),
         on="nik",
         how="left",
