@@ -185,9 +185,9 @@ def near_pass(missing: pl.LazyFrame, confirmed: pl.LazyFrame) -> Callable[[pl.La
     ``match_near`` on these gives what it gives on all unclaimed members. A national export leaves tens of millions
     unclaimed, and most of them are none of these: routing only these keeps the near pass small. Collects the
     blocks and the confirmed members once, and gives a function that picks these out of members (reading member
-    columns alone), so a caller can apply it to each part of the export first and take out the claimed members
-    (``unclaimed_members``) from the few that pass. The blocks are joined, not looked up with ``is_in``: that
-    built a set of the national list's four million blocks again for each part of the export (a second each).
+    columns alone), so a caller can apply it to the export first and take out the claimed members
+    (``unclaimed_members``) from the few that pass, in one pass. The blocks are joined: looked up with ``is_in``
+    in each of a national run's thirty NIK partitions, their set of four million was built thirty times (67 s).
     """
     confirmed_niks, *blocks = pl.collect_all(
         [

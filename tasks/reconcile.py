@@ -185,16 +185,14 @@ def route_near_matches(
     missing = scan_all(work / "missing")
 
     def unclaimed(pick: Callable[[pl.LazyFrame], pl.LazyFrame]) -> pl.LazyFrame:
-        # Picked first, then the claimed taken out, one NIK partition at a time (a NIK is claimed only within its
-        # own): a national export's members filtered in one streaming query held 11 GiB, one at a time 1 GiB.
-        return pl.concat(
-            unclaimed_members(scan_part(persons, index), pick(scan_part(members, index))).collect(engine="in-memory")
-            for index in range(partitions)
-        ).lazy()
+        # Picked first, then the claimed taken out, in one streaming pass over the export: the near-match blocks
+        # are hashed once (per NIK partition, a national list's four million blocks were hashed thirty times), and
+        # the pass holds 3 GiB at national size.
+        return unclaimed_members(scan_all(persons), pick(scan_all(members)))
 
     # Only a reviewer's same_person decision makes a confirmed pair: with none, no member needs looking up.
     reviewed = (
-        unclaimed(lambda part: part.filter(reviewed_members(decided)))
+        unclaimed(lambda export: export.filter(reviewed_members(decided)))
         if (decided["decision"] == "same_person").any()
         else scan_part(members, 0).select(MATCH_COLUMNS).head(0)
     )
