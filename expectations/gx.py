@@ -394,17 +394,17 @@ def _judge_values(name: str, frame: pl.DataFrame, parameters: dict[str, Any]) ->
     longest; a failing position past a column's values is padding.
 
     GX runs in this thread, one call at a time; polars finds the other groups' values and the rows of GX's
-    verdicts in another, meanwhile (GX's Python and polars' native code share two cores well: a third faster).
+    verdicts in another meanwhile: GX's Python and polars' native code share two cores (a million rows: a sixth
+    faster than one after the other).
     """
     groups = _value_groups(name)
     assert groups is not None
     as_is = _mostly_distinct(frame, groups)
     calls: list[tuple[Any, tuple[int, ...]]] = []
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="gx-values") as polars_side:
-        later = polars_side.submit(_values_to_judge, frame, [g for g in groups if g not in as_is])
         mapped = []
-        for judging in (_as_they_are(frame, as_is), None):
-            judging = judging if judging is not None else later.result()
+
+        def judge(judging: dict[_Group, tuple[pl.DataFrame, RowsOf]]) -> None:
             ordered = list(judging)
             for members in _packed([g.columns for g in ordered], [judging[g][0].height for g in ordered]):
                 chosen = [ordered[m] for m in members]
@@ -414,6 +414,10 @@ def _judge_values(name: str, frame: pl.DataFrame, parameters: dict[str, Any]) ->
                     validated = _run_suite(name, pdf, parameters, "all", indices)
                 calls.append((validated, indices))
                 mapped.append(polars_side.submit(_on_rows, frame, validated, indices, chosen, judging))
+
+        later = polars_side.submit(_values_to_judge, frame, [g for g in groups if g not in as_is])
+        judge(_as_they_are(frame, as_is))
+        judge(later.result())
         for done in mapped:
             done.result()
     judged: list[Any] = [None] * sum(len(group.indices) for group in groups)
