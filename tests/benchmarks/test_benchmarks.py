@@ -11,6 +11,7 @@ import pytest
 
 from benchmarks import reference_duckdb, stages
 from benchmarks.generate import Inputs, Size, generate
+from benchmarks.run import _same_inputs
 from cakupan.readers import read_bpjs_export
 from tasks.ingest import read_folder
 
@@ -157,3 +158,11 @@ def test_the_io_floor_writes_again_what_each_stage_wrote(tmp_path: Path) -> None
             parts = sorted(p.relative_to(work) for p in (work / written).rglob("*.parquet")) or [Path(written)]
             for part in parts:
                 assert pl.read_parquet(floor / part).equals(pl.read_parquet(work / part, hive_partitioning=False))
+
+
+def test_inputs_generated_again_are_the_same_inputs_and_other_inputs_are_not() -> None:
+    earlier = {"seed": 7, "files": 239, "input_bytes": 8_000_000, "seconds": 116.7, "generated_now": True}
+    # Measuring some groups again on inputs generated again keeps the other groups' earlier measurements.
+    assert _same_inputs(earlier, earlier | {"seconds": 295.0, "generated_now": False})
+    assert not _same_inputs(earlier, earlier | {"seed": 8})
+    assert not _same_inputs(earlier, earlier | {"input_bytes": 8_000_001})
