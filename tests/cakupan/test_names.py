@@ -46,7 +46,10 @@ def test_similarity_is_elementwise_and_ignores_word_order() -> None:
     assert scores[2] is None
 
 
-NAMES = ["H. Ahmad Yani", "H. AHMAD YANI", "Yani Ahmad", "Hj. ", "HJ. ", "", "Siti Aminah, S.Pd", "SITI AMINAH", "Soekarno", None]
+NAMES = [
+    *("H. Ahmad Yani", "H. AHMAD YANI", "Yani Ahmad", "Hj. ", "HJ. ", ""),
+    *("Siti Aminah, S.Pd", "SITI AMINAH", "Soekarno", None),
+]
 
 
 def keys_then_similarity(left: list[str | None], right: list[str | None]) -> list[float | None]:
