@@ -448,7 +448,10 @@ def _on_rows(
         values, rows_of = judging[group_of[index]]
         positions = pl.Series((result.result or {}).get("unexpected_index_list") or [], dtype=pl.Int64)
         rows = rows_of(positions.filter(positions < values.height))
-        recount(result, frame.height, _missing(frame, result.expectation_config.kwargs), rows.len())
+        # GX leaves rows out of an expectation's share only where it reports them (missing_count): not for its
+        # not-null rule, whose share is of every row.
+        missing = _missing(frame, result.expectation_config.kwargs) if "missing_count" in (result.result or {}) else 0
+        recount(result, frame.height, missing, rows.len())
         result.result["unexpected_index_list"] = rows
 
 
@@ -460,6 +463,8 @@ def _mostly_distinct(frame: pl.DataFrame, groups: Sequence[_Group]) -> set[_Grou
     pair's judged by its two hashes combined: a struct's hash took as long as all the single columns together).
     Only how fast GX judges them depends on it."""
     by_value = [g for g in groups if not g.by_nullness]
+    if not by_value:
+        return set()
     sample = frame.head(_SAMPLE_ROWS)
     estimates = sample.select(
         (

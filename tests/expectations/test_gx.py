@@ -199,7 +199,9 @@ PER_ROW_SUITE = {
         _rule("expect_column_values_to_be_between", "ratio", column="ratio", min_value=0, max_value=4),
         # Columns whose only rule asks whether a value is missing (GX sees one missing and one present value).
         _rule("expect_column_values_to_not_be_null", "a_missing", column="a"),
-        _rule("expect_column_values_to_not_be_null", "score_missing", column="score", mostly=0.5),
+        # 282 of 3,000 missing: GX's share of every row passes 0.9; a share of the present rows alone would not.
+        _rule("expect_column_values_to_not_be_null", "score_missing", column="score", mostly=0.9),
+        _rule("expect_column_values_to_not_be_null", "nothing_missing", column="nothing"),
         _rule("expect_column_values_to_not_be_null", "label_missing", column="label"),
     ],
 }
@@ -223,6 +225,7 @@ def per_row_frame(n: int) -> pl.DataFrame:
         ratio=pl.when(i % 6 == 0).then(float("nan")).when(i % 10 == 0).then(None).otherwise(i % 50 / 10),
         score=pl.when(i % 19 == 0).then(float("nan")).when(i % 23 == 0).then(None).otherwise(i / 7),
         label=i.cast(pl.String),
+        nothing=pl.lit(None, pl.String),
     )
 
 
@@ -263,11 +266,25 @@ def test_judging_each_distinct_value_once_gives_what_gx_gives_on_every_row(
         "ratio",
         "a_missing",
         "score_missing",
+        "nothing_missing",
     }
     assert [o.success for o in by_value.outcomes] == [
         *(False, True, False, False, False, False, False, True, False),
-        *(False, True, True),
+        *(False, True, False, True),
     ]
+
+
+def test_a_suite_of_not_null_rules_only_is_judged_by_value_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    suite = {
+        "name": "present",
+        "meta": {},
+        "expectations": [_rule("expect_column_values_to_not_be_null", "x", column="x")],
+    }
+    (tmp_path / "present.json").write_text(json.dumps(suite), encoding="utf-8")
+    monkeypatch.setattr(gx, "SUITES_DIR", tmp_path)
+    result = gx.validate("present", pl.DataFrame({"x": ["a", None, "b", None]}))
+    assert result.failures["row_id"].to_list() == [1, 3]
+    assert [(o.unexpected_count, o.element_count, o.success) for o in result.outcomes] == [(2, 4, False)]
 
 
 def test_keeping_each_expectations_configuration_changes_no_gx_result(
