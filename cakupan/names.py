@@ -39,6 +39,11 @@ _TOKEN_VARIANTS: dict[str, str] = {
 _OLD_SPELLING = {"OE": "U", "DJ": "J", "TJ": "C"}
 
 
+# The column holding a name's key: validation makes it for every row it checks, and the persons it accepts carry it
+# into matching, which then does not make it again.
+NAME_KEY = "name_key"
+
+
 def name_key(expr: pl.Expr) -> pl.Expr:
     """The comparison key of a name: upper case, titles and punctuation dropped, known abbreviations expanded."""
     # An apostrophe joins a name ("Manta'a" is one word), so it is dropped, not turned into a space.
@@ -71,11 +76,6 @@ def similarity(left: pl.Series, right: pl.Series) -> pl.Series:
             / 100.0
         )
     return pl.Series(scores).fill_nan(None).round(4)
-
-
-def name_similarity(left: pl.Series, right: pl.Series) -> pl.Series:
-    """``similarity`` of the keys of two aligned columns of names as written; null where either key is null."""
-    return key_similarity(pl.select(name_key(pl.lit(left))).to_series(), left, right)
 
 
 def key_similarity(keys: pl.Series, names: pl.Series, other: pl.Series) -> pl.Series:

@@ -14,7 +14,7 @@ from typing import TypeVar
 
 import polars as pl
 
-from cakupan.names import key_similarity_of, name_key
+from cakupan.names import NAME_KEY, key_similarity_of, name_key
 from cakupan.settings import Rules
 
 MEMBER_STATES = ("covered", "grace", "lapsed")
@@ -55,9 +55,6 @@ _MEMBER_COLUMNS = (
 # What the reconciliation adds to a person's own columns: the verdict, the member it rests on, the review decision.
 EVIDENCE_COLUMNS = ("status", "match_method", *_MEMBER_COLUMNS, "decision", "decision_kpj", "decided_by", "decided_at")
 _STATE_STATUS = {"covered": "active", "grace": "grace", "lapsed": "lapsed"}
-# The key of a person's name (cakupan.names.name_key): validation makes it for every row it checks, and the
-# persons it accepts carry it here so that matching does not make it again. Not a column of the result.
-NAME_KEY = "name_key"
 
 Frame = TypeVar("Frame", pl.DataFrame, pl.LazyFrame)
 

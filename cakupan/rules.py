@@ -13,7 +13,7 @@ from typing import TypeVar
 import polars as pl
 
 from cakupan import values
-from cakupan.names import name_key
+from cakupan.names import NAME_KEY, name_key
 from cakupan.nik import nik_columns
 
 # The columns of submission_rows.json, in the order GX sees them.
@@ -68,10 +68,10 @@ def prepare_rows(raw: pl.DataFrame, villages: pl.DataFrame, run_date: date) -> p
         pl.when(village_named).then(pl.col("kode_desa_row")).otherwise(pl.col("file_kode_desa")).alias("kode_desa"),
         pl.when(~pl.col("nik_from_number")).then(pl.col("nik")).alias("nik_checked"),
     ).drop("kode_desa_row")
-    frame = frame.with_columns(*nik_columns("nik_checked"), name_key(pl.col("nama")).alias("name_key"))
+    frame = frame.with_columns(*nik_columns("nik_checked"), name_key(pl.col("nama")).alias(NAME_KEY))
     frame = frame.with_columns(
         pl.when(pl.col("nik").is_not_null())
-        .then(pl.col("name_key").drop_nulls().n_unique().over("file_id", "nik"))
+        .then(pl.col(NAME_KEY).drop_nulls().n_unique().over("file_id", "nik"))
         .alias("names_per_nik"),
         (pl.lit(run_date) - pl.col("birth_date")).dt.total_days().alias("age_days"),
     )

@@ -14,8 +14,8 @@ from upath import UPath
 
 from cakupan import values
 from cakupan.feedback import LISTED, feedback_columns, feedback_files, feedback_rows, write_feedback
+from cakupan.names import NAME_KEY
 from cakupan.partitions import nik_partition, scan_all, scan_part, split, write_part
-from cakupan.reconcile import NAME_KEY
 from cakupan.rules import SUBMISSION_CHECK_COLUMNS, prepare_rows
 from cakupan.settings import Rules
 from cakupan.submissions import decide

@@ -4,7 +4,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from rapidfuzz import fuzz
 
-from cakupan.names import key_similarity_of, name_key, name_similarity, similarity
+from cakupan.names import key_similarity, key_similarity_of, name_key, similarity
 
 
 @pytest.mark.parametrize(
@@ -60,9 +60,10 @@ def keys_then_similarity(left: list[str | None], right: list[str | None]) -> lis
 
 
 @given(st.lists(st.tuples(st.sampled_from(NAMES), st.sampled_from(NAMES)), max_size=12))
-def test_name_similarity_is_the_similarity_of_both_keys(pairs: list[tuple[str | None, str | None]]) -> None:
+def test_key_similarity_is_the_similarity_of_both_keys(pairs: list[tuple[str | None, str | None]]) -> None:
     left, right = [a for a, _ in pairs], [b for _, b in pairs]
-    got = name_similarity(pl.Series(left, dtype=pl.String), pl.Series(right, dtype=pl.String))
+    names, other = pl.Series(left, dtype=pl.String), pl.Series(right, dtype=pl.String)
+    got = key_similarity(pl.select(name_key(pl.lit(names))).to_series(), names, other)
     assert got.to_list() == keys_then_similarity(left, right)
 
 
