@@ -191,7 +191,7 @@ def reconcile_persons(work: Path, partitions: int, scratch: Path, output: Path, 
     rules, decided = load_rules(), latest_decisions(None).collect()
     with phase(phases, "match_exact"):
         for index in range(partitions):
-            match_exact_partition.fn(work / "persons", work / "members", index, rules, decided, scratch)
+            match_exact_partition.fn(work / "persons", work / "members", index, partitions, rules, decided, scratch)
     with phase(phases, "match_near"):
         confirmed = route_near_matches.fn(scratch, work / "persons", work / "members", partitions, decided)
         for index in range(partitions):

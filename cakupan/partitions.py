@@ -119,6 +119,20 @@ def write_part(frame: pl.DataFrame | pl.LazyFrame, folder: str | os.PathLike[str
         frame.write_parquet(path, compression=SCRATCH_COMPRESSION)
 
 
+def write_pieces(
+    frame: pl.DataFrame, key: pl.Expr, partitions: int, folder: str | os.PathLike[str] | UPath, piece: int
+) -> None:
+    """Write a per-partition task's rows into ``folder`` by partition ``key``, as its piece ``piece`` of each
+    partition (every partition gets one, empty or not): the task re-splits its own rows, so that no other task
+    has to read them all again. ``scan_part`` reads a partition's pieces together."""
+    folder = location(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    by_key = frame.with_columns(key.alias("_partition")).partition_by("_partition", as_dict=True, include_key=False)
+    for index in range(partitions):
+        rows = by_key.get((index,), frame.head(0))
+        rows.write_parquet(str(folder / f"part-{index:04d}.{piece:04d}.parquet"), compression=SCRATCH_COMPRESSION)
+
+
 def _files(folder: UPath, pattern: str) -> list[str]:
     return [str(f) for f in sorted(folder.glob(pattern), key=lambda f: f.name)] or [str(folder / "_schema.parquet")]
 

@@ -239,6 +239,7 @@ def _process_date(request: RunRequest, settings: Settings, lock: RunDateLock) ->
                 persons=validation.persons,
                 members=export.members,
                 index=each,
+                partitions=partitions,
                 rules=settings.rules,
                 decided=decided,
                 work=paths.work,

@@ -18,6 +18,7 @@ from cakupan.partitions import (
     scan_all,
     scan_part,
     split,
+    write_pieces,
 )
 from cakupan.reconcile import STATUS, finish, latest_decisions, reconcile
 from tasks.reconcile import match_exact_partition, match_near_partition, matched_persons, route_near_matches
@@ -61,6 +62,24 @@ def test_split_keeps_every_row_once_in_order_and_empty_partitions_read_empty(scr
     remove(folder)  # nothing there: nothing to do
 
 
+@pytest.mark.parametrize("scratch", ["path", "fsspec URL"])
+def test_pieces_of_several_tasks_are_read_together_as_one_partition(scratch: str, tmp_path: Path) -> None:
+    where = tmp_path / "pieces" if scratch == "path" else f"file://{tmp_path}/pieces"
+    days = pl.Series("d", [date(1970, 1, 1), date(1970, 1, 2), date(1970, 1, 4)])
+    # Two tasks split their own rows by birth-date partition; a partition none of a task's rows fall in still
+    # gets its piece, so every partition reads with its columns.
+    write_pieces(pl.DataFrame({"d": days[:2], "task": [0, 0]}), birth_date_partition(pl.col("d"), 3), 3, where, 0)
+    write_pieces(pl.DataFrame({"d": days[2:], "task": [1]}), birth_date_partition(pl.col("d"), 3), 3, where, 1)
+    parts = [scan_part(where, i).collect() for i in range(3)]
+    assert [p.rows() for p in parts] == [
+        [(date(1970, 1, 1), 0), (date(1970, 1, 4), 1)],
+        [(date(1970, 1, 2), 0)],
+        [],
+    ]
+    assert parts[2].columns == ["d", "task"]
+    assert scan_all(where).collect().height == 3
+
+
 def reconcile_in_partitions(
     listed: pl.DataFrame, export: pl.DataFrame, decided_pairs: pl.DataFrame | None, partitions: int, work: Path
 ) -> pl.DataFrame:
@@ -69,7 +88,7 @@ def reconcile_in_partitions(
     persons_folder = split(listed, nik_partition(pl.col("nik"), partitions), partitions, work / "persons")
     members_folder = split(export, nik_partition(pl.col("nik"), partitions), partitions, work / "members")
     for index in range(partitions):
-        match_exact_partition.fn(persons_folder, members_folder, index, RULES, decided, work)
+        match_exact_partition.fn(persons_folder, members_folder, index, partitions, RULES, decided, work)
     confirmed = route_near_matches.fn(work, persons_folder, members_folder, partitions, decided)
     for index in range(partitions):
         match_near_partition.fn(work, index, RULES, decided, confirmed)

@@ -92,7 +92,7 @@ def test_failures_are_one_row_per_failing_row_and_message_by_row_then_reason() -
     age = ("age_outside", "W", None, None)
     # Two expectations with the same message both fail row 1: it is listed once.
     rows = lambda *positions: pl.Series(positions, dtype=pl.Int64)  # noqa: E731
-    failures = gx._failures({sex: [rows(3, 1), rows(1)], name: [rows(1)], age: [rows(0)]})
+    failures = gx._failures({sex: [rows(3, 1), rows(1)], name: [rows(1)], age: [rows(0)]}, 4)
     assert failures.schema == pl.Schema(gx.FAILURES_SCHEMA)
     assert failures.rows() == [(0, *age), (1, *name), (1, *sex), (3, *sex)]
 
@@ -195,6 +195,12 @@ PER_ROW_SUITE = {
             ignore_row_if="either_value_is_missing",
         ),
         _rule("expect_column_pair_values_to_be_equal", "pair_both", column_A="a", column_B="c"),
+        # Pairs GX sees one of each kind of (missing, equal or not): text, whole numbers; floats go by value.
+        _rule(
+            "expect_column_pair_values_to_be_equal", "pair_neither", column_A="b", column_B="c", ignore_row_if="neither"
+        ),
+        _rule("expect_column_pair_values_to_be_equal", "pair_numbers", column_A="n1", column_B="n2", mostly=0.2),
+        _rule("expect_column_pair_values_to_be_equal", "pair_floats", column_A="ratio", column_B="score"),
         _rule("expect_column_values_to_be_in_set", "flag", column="flag", value_set=[True], mostly=0.1),
         _rule("expect_column_values_to_be_between", "ratio", column="ratio", min_value=0, max_value=4),
         # Columns whose only rule asks whether a value is missing (GX sees one missing and one present value).
@@ -226,6 +232,8 @@ def per_row_frame(n: int) -> pl.DataFrame:
         score=pl.when(i % 19 == 0).then(float("nan")).when(i % 23 == 0).then(None).otherwise(i / 7),
         label=i.cast(pl.String),
         nothing=pl.lit(None, pl.String),
+        n1=pl.when(i % 29 == 0).then(None).otherwise(i % 3),
+        n2=pl.when(i % 31 == 0).then(None).otherwise(i % 4),
     )
 
 
@@ -262,6 +270,9 @@ def test_judging_each_distinct_value_once_gives_what_gx_gives_on_every_row(
         "age",
         "pair_either",
         "pair_both",
+        "pair_neither",
+        "pair_numbers",
+        "pair_floats",
         "flag",
         "ratio",
         "a_missing",
@@ -269,7 +280,7 @@ def test_judging_each_distinct_value_once_gives_what_gx_gives_on_every_row(
         "nothing_missing",
     }
     assert [o.success for o in by_value.outcomes] == [
-        *(False, True, False, False, False, False, False, True, False),
+        *(False, True, False, False, False, False, False, False, True, False, True, False),
         *(False, True, False, True),
     ]
 
@@ -376,3 +387,19 @@ def test_data_docs_keep_only_the_newest_runs(tmp_path: Path) -> None:
     for day in (24, 25, 26, 27):
         gx.build_data_docs([small_result(None)], site, run_name=f"2026-11-{day}", previous=site, keep_runs=2)
     assert pages(site) == ["validations/submission_rows/2026-11-26", "validations/submission_rows/2026-11-27"]
+
+
+def test_pairs_of_text_or_whole_numbers_go_to_gx_as_one_pair_of_each_kind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "per_row.json").write_text(json.dumps(PER_ROW_SUITE), encoding="utf-8")
+    monkeypatch.setattr(gx, "SUITES_DIR", tmp_path)
+    frame = per_row_frame(3_000)
+    groups = {g.columns: g for g in gx._value_groups("per_row") or ()}
+    judging = gx._values_to_judge(frame, list(groups.values()))
+    # Both missing, one or the other missing, equal, not equal: at most five kinds.
+    assert judging[groups[("a", "b")]][0].height == 5
+    assert judging[groups[("n1", "n2")]][0].height == 5
+    # NaN is not equal to itself in pandas: float pairs go by their distinct values.
+    assert not groups[("ratio", "score")].by_kind(frame)
+    assert judging[groups[("ratio", "score")]][0].height == frame.select("ratio", "score").unique().height
