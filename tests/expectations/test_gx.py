@@ -389,9 +389,7 @@ def test_data_docs_keep_only_the_newest_runs(tmp_path: Path) -> None:
     assert pages(site) == ["validations/submission_rows/2026-11-26", "validations/submission_rows/2026-11-27"]
 
 
-def test_pairs_of_text_or_whole_numbers_go_to_gx_as_one_pair_of_each_kind(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_kinds_of_values_go_to_gx_one_of_each(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "per_row.json").write_text(json.dumps(PER_ROW_SUITE), encoding="utf-8")
     monkeypatch.setattr(gx, "SUITES_DIR", tmp_path)
     frame = per_row_frame(3_000)
@@ -400,6 +398,8 @@ def test_pairs_of_text_or_whole_numbers_go_to_gx_as_one_pair_of_each_kind(
     # Both missing, one or the other missing, equal, not equal: at most five kinds.
     assert judging[groups[("a", "b")]][0].height == 5
     assert judging[groups[("n1", "n2")]][0].height == 5
+    # A format rule that asks where digits are, not which: four digits, "12x4", missing.
+    assert judging[groups[("id",)]][0]["id"].to_list() == [None, "0001", "12x4"]
     # NaN is not equal to itself in pandas: float pairs go by their distinct values.
     assert not groups[("ratio", "score")].by_kind(frame)
     assert judging[groups[("ratio", "score")]][0].height == frame.select("ratio", "score").unique().height
