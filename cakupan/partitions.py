@@ -127,10 +127,26 @@ def write_pieces(
     has to read them all again. ``scan_part`` reads a partition's pieces together."""
     folder = location(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    by_key = frame.with_columns(key.alias("_partition")).partition_by("_partition", as_dict=True, include_key=False)
-    for index in range(partitions):
-        rows = by_key.get((index,), frame.head(0))
-        rows.write_parquet(str(folder / f"part-{index:04d}.{piece:04d}.parquet"), compression=SCRATCH_COMPRESSION)
+    keyed = frame.with_columns(key.alias("_partition"))
+
+    def name(args: pl.io.partition.FileProviderArgs) -> str:
+        return _piece_name(int(args.partition_keys["_partition"][0]), piece)
+
+    # One streaming write for all the pieces: one file after another took half as long again (a national run's
+    # task writes thirty).
+    keyed.lazy().sink_parquet(
+        pl.PartitionBy(
+            str(folder), key="_partition", include_key=False, file_path_provider=name, approximate_bytes_per_file=None
+        ),
+        compression=SCRATCH_COMPRESSION,
+        mkdir=True,
+    )
+    for index in set(range(partitions)) - set(keyed["_partition"].unique().to_list()):
+        frame.head(0).write_parquet(str(folder / _piece_name(index, piece)), compression=SCRATCH_COMPRESSION)
+
+
+def _piece_name(index: int, piece: int) -> str:
+    return f"part-{index:04d}.{piece:04d}.parquet"
 
 
 def _files(folder: UPath, pattern: str) -> list[str]:

@@ -150,19 +150,29 @@ MATCH_COLUMNS = (
     "grace_end",
     "pembayar",
 )
-# Where the 7 NIK digits start that one edit leaves intact: digits 1-7, or digits 10-16.
-_BLOCK_OFFSETS = (0, 9)
+# Near-match blocks, each a window of NIK digits left out (start, length, counted from 0): two NIKs one edit apart
+# (one substituted digit, or two neighbours swapped) agree outside at least one window of each set. The near pass
+# blocks on five: every edit falls inside one, and each keeps 10 to 14 digits, so few pairs meet (a block on digits
+# 1-7, the kecamatan and the day's first digit, paired everyone of one kecamatan born on one day: 77,000 pairs per
+# partition for 3,900 one edit apart). The members it may use are picked on two wider ones (digits 8-16 or 1-9 left
+# out), each holding several of the five: two lookups over a national export instead of five.
+_NEAR_WINDOWS = ((0, 9), (7, 6), (12, 2), (13, 2), (14, 2))
+_PICK_WINDOWS = ((7, 9), (0, 9))
 
 
-def _block(birth_date: pl.Expr, nik: pl.Expr, offset: int) -> pl.Expr:
-    """A near-match block as one integer: the birth date's day number and the 7 NIK digits from ``offset``.
+def _block(birth_date: pl.Expr, nik: pl.Expr, window: tuple[int, int]) -> pl.Expr:
+    """A near-match block as one integer: the birth date's day number and the NIK's digits outside ``window``.
 
     An integer joins and looks up several times faster than (date, string) over tens of millions of members, and
     its digits are taken from the NIK's number: slicing and parsing the text cost as much as the lookups. Both
-    suites only let 16-digit NIKs through; a NIK that is not a number has no block.
+    suites only let 16-digit NIKs through; a NIK that is not a number has no block. At most 14 digits are kept, so
+    the date's day number times 10^14 stays within 64 bits for any birth date from 1717 to 2222.
     """
-    digits = (nik.cast(pl.UInt64, strict=False) // 10 ** (16 - 7 - offset)) % 10_000_000
-    return (birth_date.cast(pl.Int64) * 10_000_000 + digits.cast(pl.Int64)).alias("_block")
+    start, length = window
+    number = nik.cast(pl.UInt64, strict=False)
+    after = 10 ** (16 - start - length)
+    kept = number // (after * 10**length) * after + number % after
+    return (birth_date.cast(pl.Int64) * 10 ** (16 - length) + kept.cast(pl.Int64)).alias("_block")
 
 
 _NIK_NUMBER = "_nik_number"
@@ -205,14 +215,14 @@ def near_pass(missing: pl.LazyFrame, confirmed: pl.LazyFrame) -> Callable[[pl.La
         [
             confirmed.select("member_nik"),
             *(
-                missing.select(_block(pl.col("birth_date"), pl.col("nik"), offset)).drop_nulls().unique()
-                for offset in _BLOCK_OFFSETS
+                missing.select(_block(pl.col("birth_date"), pl.col("nik"), window)).drop_nulls().unique()
+                for window in _PICK_WINDOWS
             ),
         ]
     )
     near = [
-        _block(pl.col("tgl_lahir"), pl.col("nik"), offset).is_in(listed.to_series().implode())
-        for offset, listed in zip(_BLOCK_OFFSETS, blocks, strict=True)
+        _block(pl.col("tgl_lahir"), pl.col("nik"), window).is_in(listed.to_series().implode())
+        for window, listed in zip(_PICK_WINDOWS, blocks, strict=True)
     ]
 
     def pick(members: pl.LazyFrame) -> pl.LazyFrame:
@@ -226,9 +236,9 @@ def _near_candidates(persons: pl.LazyFrame, unclaimed: pl.LazyFrame, rules: Rule
     """Pairs (nik_person, nik_member, kpj, name_similarity) that could be one person under a mistyped NIK.
 
     Same birth date, a name at least ``probable_name_min`` similar, NIKs one substitution or one adjacent swap
-    apart. Blocking on the birth date with either end of the NIK: one edit touches at most two neighbouring digits,
-    so digits 1-7 or digits 10-16 survive it. Birth dates heap on 1 July and 31 December (Dukcapil defaults), so the
-    date alone never decides. Uniqueness is the caller's business.
+    apart. Blocking on the birth date with the NIK's digits outside each of ``_NEAR_WINDOWS``: one edit touches at
+    most two neighbouring digits, all inside one window. Birth dates heap on 1 July and 31 December (Dukcapil
+    defaults), so the date alone never decides. Uniqueness is the caller's business.
     """
     p = persons.select(
         pl.col("nik").alias("nik_person"),
@@ -243,12 +253,12 @@ def _near_candidates(persons: pl.LazyFrame, unclaimed: pl.LazyFrame, rules: Rule
         pl.col("nama").alias("nama_member"),
     )
     blocks = [
-        p.with_columns(_block(pl.col("birth_date"), pl.col("nik_person"), offset))
+        p.with_columns(_block(pl.col("birth_date"), pl.col("nik_person"), window))
         .drop("birth_date")
         .join(
-            m.with_columns(_block(pl.col("birth_date"), pl.col("nik_member"), offset)).drop("birth_date"), on="_block"
+            m.with_columns(_block(pl.col("birth_date"), pl.col("nik_member"), window)).drop("birth_date"), on="_block"
         )
-        for offset in _BLOCK_OFFSETS
+        for window in _NEAR_WINDOWS
     ]
     return (
         pl.concat(blocks)

@@ -6,8 +6,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cakupan.reconcile import (
+    _NEAR_WINDOWS,
+    _PICK_WINDOWS,
     DECISIONS_SCHEMA,
     RESULT_ORDER,
+    _block,
     _keep_one_edit_apart,
     member_states,
     reconcile,
@@ -356,6 +359,41 @@ def test_keep_one_edit_apart_is_the_digit_by_digit_definition(pairs: list[tuple[
     frame = pl.LazyFrame(pairs, schema=["a", "b"], orient="row").with_row_index()
     found = set(_keep_one_edit_apart(frame, "a", "b").collect()["index"])
     assert found == {i for i, (a, b) in enumerate(pairs) if _one_edit_apart(a, b)}
+
+
+@st.composite
+def one_edit(draw: st.DrawFn) -> tuple[str, str]:
+    """A NIK and another one edit away: one digit anywhere changed, or two neighbours anywhere swapped."""
+    left = draw(nik_strategy)
+    right = list(left)
+    if draw(st.booleans()):
+        i = draw(st.integers(0, 14))
+        right[i], right[i + 1] = right[i + 1], right[i]
+    else:
+        right[draw(st.integers(0, 15))] = draw(st.sampled_from("0123456789"))
+    return left, "".join(right)
+
+
+@given(st.lists(one_edit(), min_size=1, max_size=50), st.dates(date(1900, 1, 1), date(2030, 12, 31)))
+@settings(max_examples=200, deadline=None)
+def test_nik_one_edit_apart_share_a_near_block_and_a_pick_block(pairs: list[tuple[str, str]], born: date) -> None:
+    frame = pl.DataFrame(pairs, schema=["a", "b"], orient="row", schema_overrides={"a": pl.String, "b": pl.String})
+
+    def shared(windows: tuple[tuple[int, int], ...]) -> list[bool]:
+        same = [_block(pl.lit(born), pl.col("a"), w) == _block(pl.lit(born), pl.col("b"), w) for w in windows]
+        return frame.select(pl.any_horizontal(same)).to_series().to_list()
+
+    assert all(shared(_NEAR_WINDOWS))
+    # The members the near pass may use are picked on the wider blocks: they must hold every near pair.
+    assert all(shared(_PICK_WINDOWS))
+
+
+def test_a_block_keeps_the_digits_outside_its_window_with_the_birth_date() -> None:
+    nik = pl.lit("6203011705800037")
+    blocks = pl.select([_block(pl.lit(date(1970, 1, 2)), nik, w).alias(str(w)) for w in ((0, 9), (7, 6), (14, 2))]).row(
+        0
+    )
+    assert blocks == (1 * 10**7 + 5800037, 1 * 10**10 + 6203011 * 1000 + 37, 1 * 10**14 + 62030117058000)
 
 
 def test_result_order_is_status_then_nik_text() -> None:
