@@ -293,8 +293,10 @@ EQUALITY_TYPES = frozenset({"expect_column_pair_values_to_be_equal"})
 # Expectation types that, with a regex that cannot tell one digit from another (``treats_digits_alike``), read only
 # a text's shape: GX judges one text of each ``digit_shape`` (a million NIKs under their format rule are a few).
 REGEX_TYPES = frozenset({"expect_column_values_to_match_regex", "expect_column_values_to_not_match_regex"})
-# Column types whose values polars and pandas find equal alike (a float NaN is not equal to itself in pandas).
-_EQUALITY_DTYPES = (pl.String, pl.Categorical, pl.Enum, pl.Boolean)
+# Pairs of column types whose values polars and pandas find equal alike: text with text, booleans with booleans. A
+# float NaN is not equal to itself in pandas; whole numbers with a missing value become floats in pandas, which
+# cannot tell apart two 16-digit numbers; text and numbers do not compare in polars.
+_TEXT_DTYPES = (pl.String, pl.Categorical, pl.Enum)
 
 Judged = Literal["values", "nullness", "equality", "digit_shape"]
 
@@ -312,7 +314,7 @@ class _Group:
         """Whether GX judges one value (or pair) of each kind of this group's values in ``frame``."""
         dtypes = [frame.schema[c] for c in self.columns]
         if self.judged == "equality":
-            return all(isinstance(d, _EQUALITY_DTYPES) or d.is_integer() for d in dtypes)
+            return all(isinstance(d, _TEXT_DTYPES) for d in dtypes) or all(d == pl.Boolean for d in dtypes)
         if self.judged == "digit_shape":
             return dtypes == [pl.String()]
         return self.judged == "nullness"
@@ -444,7 +446,8 @@ def _judge_values(name: str, frame: pl.DataFrame, parameters: dict[str, Any]) ->
 
     A column whose expectations read only whether a value is missing (``NULLNESS_TYPES``) goes to GX as one
     missing and one present value of it; a pair of columns whose expectations read only which values are missing
-    and whether the two are equal (``EQUALITY_TYPES``, on columns pandas compares as polars does) as one pair of
+    and whether the two are equal (``EQUALITY_TYPES``, on text or boolean columns, which pandas compares as polars
+    does) as one pair of
     each kind (``_pair_kind``): on a province's 39,000 distinct pairs, GX's pair rule cost more than all the
     other small groups together. Columns whose values are mostly distinct (NIKs under a format rule) go to GX as
     they are, first: finding their distinct values would not pay. Expectations whose columns have about as many

@@ -43,10 +43,12 @@ def treats_digits_alike(regex: str) -> bool:
     """Whether ``regex`` matches a text exactly when it matches the text with any ASCII digit swapped for another.
 
     True when no literal in it is a digit, every character set holds all ten digits or none, and nothing refers
-    back to what a group matched. Conservative: anything it does not know (a back-reference, a POSIX class that
-    pyarrow's RE2 reads otherwise than Python) makes it False.
+    back to what a group matched. Conservative: anything it does not know, or that pyarrow's RE2 (which GX on
+    pandas uses) reads otherwise than Python (a POSIX class, "{,n}"), makes it False.
     """
-    if "[:" in regex:
+    # A POSIX class, or a repeat with no lower bound: pyarrow's RE2 reads "[[:digit:]]" as a class and "x{,3}" as
+    # the text "x{,3}", where Python's parser reads other things.
+    if "[:" in regex or "{," in regex:
         return False
     try:
         return _alike(_parser.parse(regex))
