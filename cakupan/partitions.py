@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -92,21 +93,31 @@ def split(
     Read a partition back with ``scan_part``; a partition no row fell into has no file.
     """
     folder = location(folder)
+    _sink_by_partition(frame.lazy().with_columns(key.alias("_partition")), folder, lambda index, n: (index, n))
+    frame.lazy().head(0).sink_parquet(str(folder / "_schema.parquet"))
+    return folder
+
+
+def _sink_by_partition(keyed: pl.LazyFrame, folder: UPath, numbered: Callable[[int, int], tuple[int, int]]) -> None:
+    """Stream ``keyed`` into ``folder``, a file per value of its ``_partition`` column (left out of the files):
+    ``part-<partition>.<n>.parquet``, the two numbers ``numbered`` gives for a partition and the index of the
+    file within it."""
     folder.mkdir(parents=True, exist_ok=True)
 
     def name(args: pl.io.partition.FileProviderArgs) -> str:
-        index = int(args.partition_keys["_partition"][0])
-        return f"part-{index:04d}.{args.index_in_partition:04d}.parquet"
+        return _part_name(*numbered(int(args.partition_keys["_partition"][0]), args.index_in_partition))
 
-    frame.lazy().with_columns(key.alias("_partition")).sink_parquet(
+    keyed.sink_parquet(
         pl.PartitionBy(
             str(folder), key="_partition", include_key=False, file_path_provider=name, approximate_bytes_per_file=None
         ),
         mkdir=True,
         **_scratch_parquet(folder),
     )
-    frame.lazy().head(0).sink_parquet(str(folder / "_schema.parquet"))
-    return folder
+
+
+def _part_name(index: int, n: int) -> str:
+    return f"part-{index:04d}.{n:04d}.parquet"
 
 
 def part_path(folder: str | os.PathLike[str] | UPath, index: int, *, mkdir: bool = False) -> str:
@@ -114,17 +125,18 @@ def part_path(folder: str | os.PathLike[str] | UPath, index: int, *, mkdir: bool
     folder = location(folder)
     if mkdir:
         folder.mkdir(parents=True, exist_ok=True)
-    return str(folder / f"part-{index:04d}.0000.parquet")
+    return str(folder / _part_name(index, 0))
 
 
 def write_part(frame: pl.DataFrame | pl.LazyFrame, folder: str | os.PathLike[str] | UPath, index: int) -> None:
     """Write partition ``index`` of ``folder`` from a per-partition task (read back by ``scan_part``); a lazy frame
     is streamed."""
-    path = part_path(folder, index, mkdir=True)
+    folder = location(folder)
+    path, settings = part_path(folder, index, mkdir=True), _scratch_parquet(folder)
     if isinstance(frame, pl.LazyFrame):
-        frame.sink_parquet(path, **_scratch_parquet(location(folder)))
+        frame.sink_parquet(path, **settings)
     else:
-        frame.write_parquet(path, **_scratch_parquet(location(folder)))
+        frame.write_parquet(path, **settings)
 
 
 def write_pieces(
@@ -134,27 +146,12 @@ def write_pieces(
     partition (every partition gets one, empty or not): the task re-splits its own rows, so that no other task
     has to read them all again. ``scan_part`` reads a partition's pieces together."""
     folder = location(folder)
-    folder.mkdir(parents=True, exist_ok=True)
     keyed = frame.with_columns(key.alias("_partition"))
-
-    def name(args: pl.io.partition.FileProviderArgs) -> str:
-        return _piece_name(int(args.partition_keys["_partition"][0]), piece)
-
     # One streaming write for all the pieces: one file after another took half as long again (a national run's
     # task writes thirty).
-    keyed.lazy().sink_parquet(
-        pl.PartitionBy(
-            str(folder), key="_partition", include_key=False, file_path_provider=name, approximate_bytes_per_file=None
-        ),
-        mkdir=True,
-        **_scratch_parquet(folder),
-    )
+    _sink_by_partition(keyed.lazy(), folder, lambda index, _: (index, piece))
     for index in set(range(partitions)) - set(keyed["_partition"].unique().to_list()):
-        frame.head(0).write_parquet(str(folder / _piece_name(index, piece)), **_scratch_parquet(folder))
-
-
-def _piece_name(index: int, piece: int) -> str:
-    return f"part-{index:04d}.{piece:04d}.parquet"
+        frame.head(0).write_parquet(str(folder / _part_name(index, piece)), **_scratch_parquet(folder))
 
 
 def _files(folder: UPath, pattern: str) -> list[str]:

@@ -113,6 +113,13 @@ def resolve_member_duplicates(members: pl.DataFrame) -> tuple[pl.DataFrame, int]
     return unique, members.height - unique.height
 
 
+def _as_number(nik: pl.Expr) -> pl.Expr:
+    """A NIK as the number its 16 digits make: joins, blocks and sorts on an integer run several times faster
+    than on its text. Equal for equal 16-digit NIKs only, the only ones the suites let through; a NIK that is not
+    a number is null."""
+    return nik.cast(pl.UInt64, strict=False)
+
+
 def _keep_one_edit_apart(pairs: pl.LazyFrame, left: str, right: str) -> pl.LazyFrame:
     """The pairs whose two 16-digit NIKs differ by one substituted digit or one swap of adjacent digits.
 
@@ -129,7 +136,7 @@ def _keep_one_edit_apart(pairs: pl.LazyFrame, left: str, right: str) -> pl.LazyF
     n_diff = pl.sum_horizontal(differs)
     return (
         pairs.with_columns(
-            ((pl.col(column).cast(pl.UInt64, strict=False) // 10 ** (15 - i)) % 10).cast(pl.UInt8).alias(f"_{side}{i}")
+            ((_as_number(pl.col(column)) // 10 ** (15 - i)) % 10).cast(pl.UInt8).alias(f"_{side}{i}")
             for side, column in (("a", left), ("b", right))
             for i in range(16)
         )
@@ -169,7 +176,7 @@ def _block(birth_date: pl.Expr, nik: pl.Expr, window: tuple[int, int]) -> pl.Exp
     the date's day number times 10^14 stays within 64 bits for any birth date from 1717 to 2222.
     """
     start, length = window
-    number = nik.cast(pl.UInt64, strict=False)
+    number = _as_number(nik)
     after = 10 ** (16 - start - length)
     kept = number // (after * 10**length) * after + number % after
     return (birth_date.cast(pl.Int64) * 10 ** (16 - length) + kept.cast(pl.Int64)).alias("_block")
@@ -179,9 +186,8 @@ _NIK_NUMBER = "_nik_number"
 
 
 def _nik_number(column: str) -> pl.Expr:
-    """A NIK as the number its 16 digits make, to join on: an integer key joins in half the time of its text. Equal
-    for equal 16-digit NIKs only, the only ones the suites let through (a NIK that is not a number joins nothing)."""
-    return pl.col(column).cast(pl.UInt64, strict=False).alias(_NIK_NUMBER)
+    """The NIK in ``column`` as a number to join on (a NIK that is not a number joins nothing)."""
+    return _as_number(pl.col(column)).alias(_NIK_NUMBER)
 
 
 def unclaimed_members(persons: pl.LazyFrame, members: pl.LazyFrame) -> pl.LazyFrame:
@@ -525,8 +531,7 @@ def match_near(
 # that sorts as the status and the text do for 16-digit NIKs, the only ones the suites let through, about three
 # times faster (a million rows: 0.1 s against 0.3 s); the text after it breaks the remaining ties.
 RESULT_ORDER = (
-    pl.col("status").to_physical().cast(pl.UInt64) * 10**16
-    + pl.col("nik").cast(pl.UInt64, strict=False).fill_null(0) % 10**16,
+    pl.col("status").to_physical().cast(pl.UInt64) * 10**16 + _as_number(pl.col("nik")).fill_null(0) % 10**16,
     pl.col("nik"),
 )
 

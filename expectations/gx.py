@@ -447,12 +447,12 @@ def _judge_values(name: str, frame: pl.DataFrame, parameters: dict[str, Any]) ->
     A column whose expectations read only whether a value is missing (``NULLNESS_TYPES``) goes to GX as one
     missing and one present value of it; a pair of columns whose expectations read only which values are missing
     and whether the two are equal (``EQUALITY_TYPES``, on text or boolean columns, which pandas compares as polars
-    does) as one pair of
-    each kind (``_pair_kind``): on a province's 39,000 distinct pairs, GX's pair rule cost more than all the
-    other small groups together. Columns whose values are mostly distinct (NIKs under a format rule) go to GX as
-    they are, first: finding their distinct values would not pay. Expectations whose columns have about as many
-    values to judge share one GX call: each column holds its own values, padded with nulls to the longest; a
-    failing position past a column's values is padding. Where every value judged fails (a file whose every row
+    does) as one pair of each kind (``_pair_kind``): on a province's 39,000 distinct pairs, GX's pair rule cost
+    more than all the other small groups together; a column whose format rule cannot tell one digit from another
+    (``REGEX_TYPES``) as one text of each ``digit_shape``. Other columns whose values are mostly distinct go to GX
+    as they are, first: finding their distinct values would not pay. Expectations whose columns have about as
+    many values to judge share one GX call: each column holds its own values, padded with nulls to the longest;
+    a failing position past a column's values is padding. Where every value judged fails (a file whose every row
     fails), every row fails: no row is looked up.
 
     GX runs in this thread, one call at a time; polars finds the other groups' values and the rows of GX's
@@ -553,19 +553,27 @@ def _values_to_judge(frame: pl.DataFrame, groups: Sequence[_Group]) -> dict[_Gro
     and the rows of ``frame`` that hold the values at given positions of them."""
     # One query per group, run together: polars spreads them over the cores, where one after the other each ran
     # on a million rows alone (twice as long).
+    by_kind = [group.by_kind(frame) for group in groups]
     found = pl.collect_all(
-        frame.lazy()
-        .select(*group.kinds(frame.schema), *(pl.col(c).alias(f"_value{i}") for i, c in enumerate(group.columns)))
-        .with_row_index("_at")
-        .unique(subset=_names(group.kinds(frame.schema)), keep="first", maintain_order=True)
-        if group.by_kind(frame)
-        else frame.lazy().select(group.columns).unique()
-        for group in groups
+        _first_of_each_kind(frame, group) if kind else frame.lazy().select(group.columns).unique()
+        for group, kind in zip(groups, by_kind, strict=True)
     )
-    judging: dict[_Group, tuple[pl.DataFrame, RowsOf]] = {}
-    for group, values in zip(groups, found, strict=True):
-        judging[group] = _one_of_each(frame, group, values) if group.by_kind(frame) else _distinct(frame, values)
-    return judging
+    return {
+        group: _one_of_each(frame, group, values) if kind else _distinct(frame, values)
+        for group, kind, values in zip(groups, by_kind, found, strict=True)
+    }
+
+
+def _first_of_each_kind(frame: pl.DataFrame, group: _Group) -> pl.LazyFrame:
+    """The first row of ``frame`` of each kind of ``group``'s values: its kind, its position (``_at``) and its
+    values (``_value0``, ...)."""
+    kinds = group.kinds(frame.schema)
+    return (
+        frame.lazy()
+        .select(*kinds, *(pl.col(c).alias(f"_value{i}") for i, c in enumerate(group.columns)))
+        .with_row_index("_at")
+        .unique(subset=_names(kinds), keep="first", maintain_order=True)
+    )
 
 
 def _distinct(frame: pl.DataFrame, values: pl.DataFrame) -> tuple[pl.DataFrame, RowsOf]:
