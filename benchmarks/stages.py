@@ -41,8 +41,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import polars as pl
+import pyarrow.parquet as pq
 
 from benchmarks.generate import RUN_DATE, Inputs
 from cakupan import readers
@@ -75,7 +77,7 @@ from tasks.validate import (
     ledger_rows,
     write_persons,
 )
-from warehouse.parquet import PUBLISHED_PARQUET, sink_sorted, write_partition
+from warehouse.parquet import sink_sorted, write_partition
 
 # The person_key secret of benchmark runs (the data is synthetic).
 BENCH_PII_KEY = b"cakupan-benchmark-key"
@@ -371,10 +373,24 @@ def io_floor(name: str, inputs: Inputs, work: Path, scratch: Path) -> Phases:
             relative = part.relative_to(work)
             target = scratch / relative
             target.parent.mkdir(parents=True, exist_ok=True)
+            settings = written_as(part)
             with phase(phases, "write"):
-                if relative.parts[0] == "out":  # partitions, written as warehouse.parquet.write_partition does
-                    frame.write_parquet(target, **PUBLISHED_PARQUET)
-                else:
-                    frame.write_parquet(target)
+                frame.write_parquet(target, **settings)
             del frame
     return phases
+
+
+def written_as(path: Path) -> dict[str, Any]:
+    """The Parquet settings ``path`` was written with, read from its footer: the floor writes each output as the
+    stage did (published files in zstd with statistics, scratch uncompressed without), or it would time other
+    work than the stage's."""
+    metadata = pq.ParquetFile(path).metadata
+    if metadata.num_row_groups == 0 or metadata.num_columns == 0:
+        return {}
+    first = metadata.row_group(0).column(0)
+    codec = first.compression.lower()
+    return {
+        "compression": "lz4" if codec.startswith("lz4") else codec,
+        "statistics": first.is_stats_set,
+        "row_group_size": max(metadata.row_group(i).num_rows for i in range(metadata.num_row_groups)),
+    }

@@ -190,6 +190,17 @@ def _nik_number(column: str) -> pl.Expr:
     return _as_number(pl.col(column)).alias(_NIK_NUMBER)
 
 
+def _numbered(frame: Frame, column: str) -> Frame:
+    """``frame`` with the number of the NIK in ``column`` (``_nik_number``), which polars is told is sorted when it
+    is (a frame in memory, in NIK order): it then joins two such frames by merging them, several times faster than
+    by hashing (a national partition's persons and members: 0.04 s against 0.17 s). Checking the order is one pass
+    over a column."""
+    numbered = frame.with_columns(_nik_number(column))
+    if isinstance(numbered, pl.DataFrame) and numbered[_NIK_NUMBER].is_sorted():
+        return numbered.with_columns(pl.col(_NIK_NUMBER).set_sorted())
+    return numbered
+
+
 def unclaimed_members(persons: pl.LazyFrame, members: pl.LazyFrame) -> pl.LazyFrame:
     """The members no listed NIK claims, with what the near pass reads of them."""
     return (
@@ -341,8 +352,9 @@ def _name_similarity(keys: str, names: str, other: str) -> pl.Expr:
     return key_similarity_of(keys, names, other).alias("name_similarity")
 
 
-def _member_side(export: pl.LazyFrame) -> pl.LazyFrame:
+def _member_side(export: pl.LazyFrame, *carried: str) -> pl.LazyFrame:
     return export.select(
+        *carried,
         pl.col("nik").alias("member_nik"),
         "kpj",
         pl.col("nama").alias("member_nama"),
@@ -373,13 +385,13 @@ def match_exact(
     run leaves the third unread and takes the few members it needs later (``near_pass``)."""
     listed = with_name_key(persons.lazy())
     export = members.lazy()
-    member_side = _member_side(export)
+    member_side = _member_side(_numbered(members, "nik").lazy(), _NIK_NUMBER)
     # One join gives both: a person with a member under their NIK (the names decide, unless a reviewer already
     # has), and a person without (an anti join took two thirds as long again as the join). Joined on the NIK's
-    # number: half the time of joining on its text.
+    # number: half the time of joining on its text, and merged when both sides come in NIK order (``_numbered``).
     joined = (
-        listed.with_columns(_nik_number("nik"))
-        .join(member_side.with_columns(_nik_number("member_nik")), on=_NIK_NUMBER, how="left")
+        with_name_key(_numbered(persons, "nik").lazy())
+        .join(member_side, on=_NIK_NUMBER, how="left")
         .drop(_NIK_NUMBER)
     )
     found = pl.col("member_nik").is_not_null()

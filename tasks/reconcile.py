@@ -72,7 +72,7 @@ ANALYST_COLUMNS = (
     "paid_through",
 )
 # Both written a chunk at a time: a national result sorted whole took twice its size in memory.
-PERSONS_ORDER = Order(RESULT_ORDER, pl.col("status"))
+PERSONS_ORDER = Order(RESULT_ORDER, pl.col("status"), first_distinct=True)
 ANALYST_ORDER = Order(("person_key",), pl.col("person_key").str.slice(0, 2))
 
 

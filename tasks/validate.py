@@ -151,11 +151,16 @@ def ledger_rows(checked: UPath, decided: pl.DataFrame) -> pl.LazyFrame:
 def write_persons(
     checked: UPath, decided: pl.DataFrame, villages: pl.DataFrame, partitions: int, folder: UPath
 ) -> None:
-    """The accepted persons, in the NIK partitions they were checked in: reconciliation runs on those."""
+    """The accepted persons, in the NIK partitions they were checked in: reconciliation runs on those.
+
+    Each partition in NIK order, as the export's members are (``resolve_member_duplicates``): matching by NIK then
+    merges the two instead of hashing them (``cakupan.reconcile.match_exact``).
+    """
     kecamatan_of = villages.select("kode_desa", "kode_kecamatan").lazy()
     for index in range(partitions):
         accepted = with_outcomes(scan_part(checked, index), decided).filter(pl.col("outcome") == "accepted")
-        write_part(accepted.join(kecamatan_of, on="kode_desa", how="left").select(PERSON_COLUMNS), folder, index)
+        persons = accepted.join(kecamatan_of, on="kode_desa", how="left").select(PERSON_COLUMNS).sort("nik")
+        write_part(persons, folder, index)
 
 
 @task(name="split-rows", cache_policy=NO_CACHE)

@@ -34,10 +34,17 @@ def partition_dir(root: Path, dataset: str, run_date: date) -> Path:
 
 @dataclass(frozen=True, eq=False)
 class Order:
-    """How ``sink_sorted`` orders a frame: by ``by``, in chunks of ``chunk``, a coarse key ``by`` orders first."""
+    """How ``sink_sorted`` orders a frame: by ``by``, in chunks of ``chunk``, a coarse key ``by`` orders first.
+
+    ``first_distinct`` says the first of ``by`` is distinct on (nearly) every row, the later keys only breaking its
+    rare ties: a run is then sorted by it alone, and by all of ``by`` only when it holds a tie. A sort on one
+    integer took under half the time of one on the integer and a text (a national run's persons: 5.9 s against
+    13.4 s), whose row encoding polars builds for every row.
+    """
 
     by: tuple[str | pl.Expr, ...]
     chunk: pl.Expr
+    first_distinct: bool = False
 
 
 def write_partition(
@@ -100,7 +107,20 @@ def sorted_runs(frame: pl.LazyFrame, order: Order, max_rows: int | None = None) 
     # Each run is read by the streaming engine, then sorted as a frame: the streaming engine's sort took half as
     # long again, and the in-memory engine read the whole frame to filter one run out of it.
     for values in runs:
-        yield frame.filter(chunk.is_in(values.implode(), nulls_equal=True)).collect().sort(by)
+        yield _sort(frame.filter(chunk.is_in(values.implode(), nulls_equal=True)).collect(), order)
+
+
+def _sort(run: pl.DataFrame, order: Order) -> pl.DataFrame:
+    """``run`` sorted by ``order.by`` (see ``Order.first_distinct``)."""
+    by = list(order.by)
+    if not order.first_distinct or len(by) == 1:
+        return run.sort(by)
+    first = pl.col(by[0]) if isinstance(by[0], str) else by[0]
+    keyed = run.with_columns(first.alias("_first")).sort("_first")
+    key = keyed["_first"]
+    # Sorted, a tie is two neighbours equal (two nulls included).
+    tied = key.head(-1).eq_missing(key.tail(-1)).any()
+    return (keyed.sort(by) if tied else keyed).drop("_first")
 
 
 def staged_outputs(staging: Path, run_date: date) -> list[Path]:

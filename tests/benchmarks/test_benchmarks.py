@@ -158,6 +158,9 @@ def test_the_io_floor_writes_again_what_each_stage_wrote(tmp_path: Path) -> None
             parts = sorted(p.relative_to(work) for p in (work / written).rglob("*.parquet")) or [Path(written)]
             for part in parts:
                 assert pl.read_parquet(floor / part).equals(pl.read_parquet(work / part, hive_partitioning=False))
+                # ... and as the stage wrote it: the published files in zstd with statistics, not as polars would.
+                assert stages.written_as(floor / part) == stages.written_as(work / part), part
+    assert stages.written_as(work / "reconciliation.parquet")["compression"] == "zstd"
 
 
 def test_inputs_generated_again_are_the_same_inputs_and_other_inputs_are_not() -> None:

@@ -180,6 +180,17 @@ def test_chunks_are_held_one_at_a_time() -> None:
     assert pl.concat(runs).equals(PERSONS.sort("status", "nik"))
 
 
+# The first key (a NIK's length) orders as both keys do wherever it differs; ties are left to the NIK.
+BY_LENGTH = Order((pl.col("nik").str.len_bytes(), "nik"), pl.lit(0), first_distinct=True)
+
+
+@pytest.mark.parametrize("niks", [["333", "1", "22"], ["22", "1", "33", "11", None]])
+def test_a_first_distinct_key_sorts_as_all_keys_ties_or_not(niks: list[str | None]) -> None:
+    frame = pl.DataFrame({"nik": niks}, schema={"nik": pl.String})
+    (run,) = sorted_runs(frame.lazy(), BY_LENGTH)
+    assert run.equals(frame.sort(pl.col("nik").str.len_bytes(), "nik"))
+
+
 def test_a_partition_written_in_order(tmp_path: Path) -> None:
     path = write_partition(PERSONS.lazy(), tmp_path, "persons", date(2026, 11, 27), order=BY_STATUS)
     assert pl.read_parquet(path).equals(PERSONS.sort("status", "nik"))
