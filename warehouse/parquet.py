@@ -94,7 +94,7 @@ def sorted_runs(frame: pl.LazyFrame, order: Order, max_rows: int | None = None) 
     are counted by it and cut into runs of consecutive values of at most ``max_rows`` rows (a value holding more is
     a run of its own); each run is read and sorted when the one before it has been taken.
     """
-    by, chunk, max_rows = list(order.by), order.chunk, max_rows or SORT_CHUNK_ROWS
+    chunk, max_rows = order.chunk, max_rows or SORT_CHUNK_ROWS
     counts = frame.select(chunk.alias("chunk")).group_by("chunk").len().sort("chunk").collect()
     runs: list[pl.Series] = []
     start, held = 0, 0
