@@ -390,9 +390,7 @@ def match_exact(
     # has), and a person without (an anti join took two thirds as long again as the join). Joined on the NIK's
     # number: half the time of joining on its text, and merged when both sides come in NIK order (``_numbered``).
     joined = (
-        with_name_key(_numbered(persons, "nik").lazy())
-        .join(member_side, on=_NIK_NUMBER, how="left")
-        .drop(_NIK_NUMBER)
+        with_name_key(_numbered(persons, "nik").lazy()).join(member_side, on=_NIK_NUMBER, how="left").drop(_NIK_NUMBER)
     )
     found = pl.col("member_nik").is_not_null()
     exact = (
