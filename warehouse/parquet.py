@@ -107,7 +107,7 @@ def sorted_runs(frame: pl.LazyFrame, order: Order, max_rows: int | None = None) 
     # Each run is read by the streaming engine, then sorted as a frame: the streaming engine's sort took half as
     # long again, and the in-memory engine read the whole frame to filter one run out of it.
     for values in runs:
-        yield _sort(frame.filter(chunk.is_in(values.implode(), nulls_equal=True)).collect(), order)
+        yield _sort(frame.filter(chunk.is_in(values.implode(), nulls_equal=True)).collect(engine="streaming"), order)
 
 
 def _sort(run: pl.DataFrame, order: Order) -> pl.DataFrame:
