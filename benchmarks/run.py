@@ -738,7 +738,8 @@ def _how_to() -> list[str]:
         "temporary Prefect server included for the whole run).",
         "- Stages run on the previous stage's Parquet (contract at the top of benchmarks/stages.py). The I/O floor "
         "of a stage reads the same inputs and writes its outputs (same rows, columns, Parquet settings) with "
-        "nothing in between.",
+        "nothing in between; its time is those reads and writes alone (loading each output before writing it "
+        "again is left off the clock).",
         "- The DuckDB reference (benchmarks/reference_duckdb.sql) reconciles the same persons.parquet and "
         "members.parquet, person_key included, with a Levenshtein-based name similarity instead of rapidfuzz's "
         "token_sort_ratio and without review decisions; its status counts are compared with ours above.",

@@ -9,7 +9,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from benchmarks import reference_duckdb, stages
+from benchmarks import measure, reference_duckdb, stages
 from benchmarks.generate import Inputs, Size, generate
 from benchmarks.run import _same_inputs
 from cakupan.readers import read_bpjs_export
@@ -161,6 +161,15 @@ def test_the_io_floor_writes_again_what_each_stage_wrote(tmp_path: Path) -> None
                 # ... and as the stage wrote it: the published files in zstd with statistics, not as polars would.
                 assert stages.written_as(floor / part) == stages.written_as(work / part), part
     assert stages.written_as(work / "reconciliation.parquet")["compression"] == "zstd"
+
+
+def test_the_floor_is_timed_by_its_reads_and_writes_alone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BENCH_DIR", str(tmp_path))
+    generate(TOY, 7, tmp_path / "toy")
+    run_stages(Inputs(tmp_path / "toy"), measure.work_dir("toy"))
+    floor = measure.measure("floor", "reconcile", "toy")
+    assert floor["seconds"] == pytest.approx(floor["phases"]["read"] + floor["phases"]["write"])
+    assert floor["info"]["untimed_seconds"] > 0  # loading the outputs, left off the clock
 
 
 def test_inputs_generated_again_are_the_same_inputs_and_other_inputs_are_not() -> None:
