@@ -15,9 +15,10 @@ validate      raw_rows, files, export_rows,         ledger.parquet (data row: ta
               reference/villages.csv                sorted by source_file, source_row), file_status.parquet
                                                     (file: path, sha256, kode_desa, status, reason, ...),
                                                     persons/ (accepted NIK, the columns reconcile reads, in
-                                                    part-PPPP.*.parquet by NIK partition), members/ (NIK of the
-                                                    export: gated by bpjs_export.json, with state, one KPJ per
-                                                    NIK, by NIK partition), partitions.txt (their number)
+                                                    part-PPPP.*.parquet by NIK partition, each in NIK order),
+                                                    members/ (NIK of the export: gated by bpjs_export.json,
+                                                    with state, one KPJ per NIK, by NIK partition, each in NIK
+                                                    order), partitions.txt (their number)
 reconcile     persons/, members/                    reconciliation.parquet (person: cakupan.reconcile's result
                                                     + person_key)
 metrics       ledger, reconciliation, members/,     coverage.parquet (run_date, level, kode)

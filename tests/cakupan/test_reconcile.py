@@ -12,6 +12,7 @@ from cakupan.reconcile import (
     RESULT_ORDER,
     _block,
     _keep_one_edit_apart,
+    _numbered,
     member_states,
     reconcile,
     resolve_member_duplicates,
@@ -188,6 +189,25 @@ def test_lazy_frames_give_the_same_result() -> None:
     eager = reconcile(listed, export, RULES)
     assert reconcile(listed.lazy(), export.lazy(), RULES).equals(eager)
     assert set(eager["status"].cast(pl.String)) == {"active", "probable_match"}
+
+
+def test_frames_in_nik_order_are_merged_and_give_what_frames_out_of_order_give() -> None:
+    listed = persons(
+        {"nik": "6203011705800003"},
+        {"nik": "6203011705800011", "nama": "Siti Aminah"},
+        {"nik": "6203011705800045", "nama": "Dewi Lestari"},
+    )
+    export = members(
+        {"nik": "6203011705800003"},
+        {"nik": "6203011705800011", "nama": "SITI AMINAH", "kpj": "2"},
+        {"nik": "6203011705800054", "nama": "DEWI LESTARI", "kpj": "3"},
+    )
+    # Told sorted only when it is: a wrong flag would make polars' merge join miss matches.
+    assert _numbered(listed, "nik")["_nik_number"].flags["SORTED_ASC"]
+    assert not _numbered(listed.reverse(), "nik")["_nik_number"].flags["SORTED_ASC"]
+    in_order = reconcile(listed, export, RULES)
+    assert in_order.equals(reconcile(listed.reverse(), export.reverse(), RULES))
+    assert list(in_order["status"].cast(pl.String)) == ["active", "active", "probable_match"]
 
 
 # Review decisions: a reviewer's verdict on a pair (listed nik, member kpj) from the review queue.
