@@ -50,7 +50,7 @@ import pyarrow.parquet as pq
 from benchmarks.generate import RUN_DATE, Inputs
 from cakupan import readers
 from cakupan.metrics import coverage_metrics
-from cakupan.partitions import choose_partitions, location, nik_partition, scan_all, split, write_part
+from cakupan.partitions import choose_partitions, location, near_partitions, nik_partition, scan_all, split, write_part
 from cakupan.readers import read_bpjs_export, scan_bpjs_export
 from cakupan.reconcile import latest_decisions
 from cakupan.reference import load_villages as load_reference_villages
@@ -191,13 +191,13 @@ def gate_export(export_rows: Path, partitions: int, work: Path, scratch: Path, p
 def reconcile_persons(work: Path, partitions: int, scratch: Path, output: Path, phases: Phases) -> None:
     """Every person's status (no review decisions) with person_key, as the flow's match-exact, route-near-matches,
     match-near and reconcile-persons tasks make it, streamed into ``output``."""
-    rules, decided = load_rules(), latest_decisions(None).collect()
+    rules, decided, near = load_rules(), latest_decisions(None).collect(), near_partitions(partitions)
     with phase(phases, "match_exact"):
         for index in range(partitions):
-            match_exact_partition.fn(work / "persons", work / "members", index, partitions, rules, decided, scratch)
+            match_exact_partition.fn(work / "persons", work / "members", index, near, rules, decided, scratch)
     with phase(phases, "match_near"):
-        confirmed = route_near_matches.fn(scratch, work / "persons", work / "members", partitions, decided)
-        for index in range(partitions):
+        confirmed = route_near_matches.fn(scratch, work / "persons", work / "members", near, decided)
+        for index in range(near):
             match_near_partition.fn(scratch, index, rules, decided, confirmed)
     with phase(phases, "finish_and_write"):
         sink_sorted(

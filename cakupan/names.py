@@ -85,7 +85,10 @@ def key_similarity(keys: pl.Series, names: pl.Series, other: pl.Series) -> pl.Se
     NIK: BPJS writes names in capitals) its key is one of ``keys`` already: making keys is most of the cost of
     comparing a national list's names.
     """
-    differ = (names.str.to_uppercase() != other.str.to_uppercase()).fill_null(True)
+    # ``other`` is compared as it is: where it is ``names`` in lower or mixed case, its key is made and comes out the
+    # same (a key starts from the upper case). BPJS writes names in capitals, so that is rare, and putting six million
+    # of them in upper case took 0.4 s of a national run.
+    differ = (names.str.to_uppercase() != other).fill_null(True)
     other_keys = keys
     if differ.any():
         other_keys = keys.clone().scatter(

@@ -6,6 +6,12 @@ that date's partitions and warehouse rows. Nothing becomes visible until the las
 
 from __future__ import annotations
 
+# First: importing cakupan sets polars' memory allocator, which polars reads once, when it loads (cakupan/__init__.py).
+# Prefect loads this file by its path, as the flow run's first module.
+import cakupan  # noqa: F401
+
+# isort: split
+
 import contextlib
 import shutil
 import subprocess
@@ -23,7 +29,7 @@ from prefect.task_runners import TaskRunner
 from prefect.utilities.annotations import unmapped
 
 from cakupan.errors import InputError
-from cakupan.partitions import choose_partitions, estimated_rows, remove
+from cakupan.partitions import choose_partitions, estimated_rows, near_partitions, remove
 from cakupan.reconcile import latest_decisions
 from cakupan.settings import Settings
 from flows.config import load_settings
@@ -233,28 +239,35 @@ def _process_date(request: RunRequest, settings: Settings, lock: RunDateLock) ->
             )
             validation = validate_village_rows(ingest, checked, villages, run_date, settings.rules, paths)
             export = gate_bpjs_export(export_file, export_parts, members)
+            near = near_partitions(partitions)
             _map(
                 runner,
                 match_exact_partition,
                 persons=validation.persons,
                 members=export.members,
                 index=each,
-                partitions=partitions,
+                near_partitions=near,
                 rules=settings.rules,
                 decided=decided,
                 work=paths.work,
             )
-            confirmed = route_near_matches(paths.work, validation.persons, export.members, partitions, decided)
+            confirmed = route_near_matches(paths.work, validation.persons, export.members, near, decided)
             _map(
                 runner,
                 match_near_partition,
                 work=paths.work,
-                index=each,
+                index=range(near),
                 rules=settings.rules,
                 decided=decided,
                 confirmed=confirmed,
             )
-        logger.info("reconciled in %d partition(s) with %s in %s", partitions, type(runner).__name__, paths.work)
+        logger.info(
+            "reconciled in %d NIK and %d birth-date partition(s) with %s in %s",
+            partitions,
+            near,
+            type(runner).__name__,
+            paths.work,
+        )
         reconciled = reconcile_persons(validation, paths.work, run_date, settings, paths, decisions)
         write_worklists(run_date, villages, settings, paths)
         coverage_path = compute_coverage(run_date, villages, workforce, export, settings, paths)

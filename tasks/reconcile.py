@@ -166,11 +166,11 @@ def gate_bpjs_export(export_file: Path, export: UPath, parts: list[MemberPart]) 
 
 @task(name="match-exact", cache_policy=NO_CACHE)
 def match_exact_partition(
-    persons: UPath, members: UPath, index: int, partitions: int, rules: Rules, decided: pl.DataFrame, work: UPath
+    persons: UPath, members: UPath, index: int, near_partitions: int, rules: Rules, decided: pl.DataFrame, work: UPath
 ) -> None:
     """Same-NIK matching in one NIK partition: its matched persons, and its persons left for near matching, the
-    latter already split by birth-date partition (``write_pieces``): read again and split by one task, they took
-    a third of that task's time.
+    latter already split into the ``near_partitions`` birth-date partitions (``write_pieces``): read again and split
+    by one task, they took a third of that task's time.
 
     The members nobody claims are not written here: at national size they are most of the export, and
     ``route_near_matches`` takes the few it needs from the members partitions.
@@ -181,16 +181,20 @@ def match_exact_partition(
     exact_rows, missing_rows = pl.collect_all([exact, missing], engine="in-memory")
     write_part(exact_rows, work / "exact", index)
     write_pieces(
-        missing_rows, birth_date_partition(pl.col("birth_date"), partitions), partitions, work / "near_missing", index
+        missing_rows,
+        birth_date_partition(pl.col("birth_date"), near_partitions),
+        near_partitions,
+        work / "near_missing",
+        index,
     )
 
 
 @task(name="route-near-matches", cache_policy=NO_CACHE)
 def route_near_matches(
-    work: UPath, persons: UPath, members: UPath, partitions: int, decided: pl.DataFrame
+    work: UPath, persons: UPath, members: UPath, near_partitions: int, decided: pl.DataFrame
 ) -> pl.DataFrame:
-    """Split the members the near pass may use by birth date, each confirmed pair's member with its person;
-    returns those pairs.
+    """Split the members the near pass may use into its ``near_partitions`` birth-date partitions, each confirmed
+    pair's member with its person; returns those pairs.
 
     ``work`` holds the persons not found under their NIK, by birth-date partition (``match_exact_partition``); the
     members they may pair with are taken from the ``members`` partitions, less those a NIK of the ``persons``
@@ -216,11 +220,11 @@ def route_near_matches(
         on="nik",
         how="left",
     )
-    key = birth_date_partition(pl.coalesce("_person_birth_date", "tgl_lahir"), partitions)
+    key = birth_date_partition(pl.coalesce("_person_birth_date", "tgl_lahir"), near_partitions)
     split(
         placed.with_columns(key.alias("_near")).drop("_person_birth_date"),
         pl.col("_near"),
-        partitions,
+        near_partitions,
         work / "near_unclaimed",
     )
     return confirmed

@@ -12,6 +12,7 @@ from polars.testing import assert_frame_equal
 from cakupan.partitions import (
     birth_date_partition,
     choose_partitions,
+    near_partitions,
     nik_partition,
     part_path,
     remove,
@@ -42,6 +43,7 @@ def test_birth_date_partition_and_the_size_rule() -> None:
     assert choose_partitions(5, 10) == 5
     assert choose_partitions(0, 10_000) == 1
     assert choose_partitions(0, 6_000_001) == 4
+    assert [near_partitions(n) for n in (1, 4, 5, 30)] == [1, 1, 2, 8]
 
 
 @pytest.mark.parametrize("scratch", ["path", "fsspec URL"])
@@ -81,16 +83,23 @@ def test_pieces_of_several_tasks_are_read_together_as_one_partition(scratch: str
 
 
 def reconcile_in_partitions(
-    listed: pl.DataFrame, export: pl.DataFrame, decided_pairs: pl.DataFrame | None, partitions: int, work: Path
+    listed: pl.DataFrame,
+    export: pl.DataFrame,
+    decided_pairs: pl.DataFrame | None,
+    partitions: int,
+    work: Path,
+    near: int | None = None,
 ) -> pl.DataFrame:
-    """The flow's reconciliation steps, run one partition at a time as the flow maps them."""
+    """The flow's reconciliation steps, run one partition at a time as the flow maps them (``near`` birth-date
+    partitions, as many as the flow makes unless given)."""
     decided = latest_decisions(decided_pairs).collect()
+    near = near or near_partitions(partitions)
     persons_folder = split(listed, nik_partition(pl.col("nik"), partitions), partitions, work / "persons")
     members_folder = split(export, nik_partition(pl.col("nik"), partitions), partitions, work / "members")
     for index in range(partitions):
-        match_exact_partition.fn(persons_folder, members_folder, index, partitions, RULES, decided, work)
-    confirmed = route_near_matches.fn(work, persons_folder, members_folder, partitions, decided)
-    for index in range(partitions):
+        match_exact_partition.fn(persons_folder, members_folder, index, near, RULES, decided, work)
+    confirmed = route_near_matches.fn(work, persons_folder, members_folder, near, decided)
+    for index in range(near):
         match_near_partition.fn(work, index, RULES, decided, confirmed)
     rows = pl.concat([scan_all(work / "exact"), scan_all(work / "near")], how="diagonal_relaxed")
     return finish(rows, listed.columns).collect()
@@ -117,8 +126,9 @@ def mixed_case() -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     return listed, export, decided
 
 
-@pytest.mark.parametrize("partitions", [1, 2, 3, 7])
-def test_partitioned_reconciliation_equals_one_pass(partitions: int, tmp_path: Path) -> None:
+# NIK partitions and birth-date partitions: the flow's own pairs, and more birth-date partitions than NIK ones.
+@pytest.mark.parametrize(("partitions", "near"), [(1, None), (2, None), (3, None), (7, None), (7, 7), (2, 5)])
+def test_partitioned_reconciliation_equals_one_pass(partitions: int, near: int | None, tmp_path: Path) -> None:
     listed, export, decided = mixed_case()
     one_pass = reconcile(listed, export, RULES, decided)
     assert dict(zip(one_pass["nik"], one_pass["status"].cast(pl.String), strict=True)) == {
@@ -129,7 +139,7 @@ def test_partitioned_reconciliation_equals_one_pass(partitions: int, tmp_path: P
         "6203014101850002": "not_enrolled",
         "6203019999800052": "enrolled_not_submitted",
     }
-    assert_frame_equal(reconcile_in_partitions(listed, export, decided, partitions, tmp_path), one_pass)
+    assert_frame_equal(reconcile_in_partitions(listed, export, decided, partitions, tmp_path, near), one_pass)
 
 
 def test_the_halves_hold_the_status_as_its_enum_so_a_run_of_statuses_is_read_alone(tmp_path: Path) -> None:

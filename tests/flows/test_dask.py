@@ -217,7 +217,8 @@ def test_a_run_on_the_cluster_publishes_what_one_pass_in_one_process_does(
         on_cluster.kill()
     assert on_cluster.returncode == 0, log[-3000:]
     assert f"Connecting to an existing Dask cluster at {cluster}" in log  # prefect-dask's own words
-    assert f"reconciled in 4 partition(s) with DaskTaskRunner in {shared}/{RUN.isoformat()}/" in log
+    reconciled = f"reconciled in 4 NIK and 1 birth-date partition(s) with DaskTaskRunner in {shared}/{RUN.isoformat()}/"
+    assert reconciled in log
 
     expected, got = published(one_pass), published(on_dask)
     assert sorted(got) == sorted(expected)
