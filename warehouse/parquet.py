@@ -118,9 +118,9 @@ def _sort(run: pl.DataFrame, order: Order) -> pl.DataFrame:
     first = pl.col(by[0]) if isinstance(by[0], str) else by[0]
     keyed = run.with_columns(first.alias("_first")).sort("_first")
     key = keyed["_first"]
-    # Sorted, a tie is two neighbours equal (two nulls included).
+    # Sorted, a tie is two neighbours equal (two nulls included); the first key is then not worked out again.
     tied = key.head(-1).eq_missing(key.tail(-1)).any()
-    return (keyed.sort(by) if tied else keyed).drop("_first")
+    return (keyed.sort("_first", *by[1:]) if tied else keyed).drop("_first")
 
 
 def staged_outputs(staging: Path, run_date: date) -> list[Path]:
