@@ -1,8 +1,9 @@
 """The pipeline's stages as `make bench` times them: each reads the previous stage's Parquet and writes its own.
 
 Every stage runs the project's code as the nightly flow runs it, partitioned by NIK hash into as many partitions
-as the flow would choose for the size (``cakupan.partitions.choose_partitions``: one at S, 3 at M, 30 at L), one
-partition after another in one process, through the adapters in the first section below. Files under a size's
+as the flow would choose for the size (``cakupan.partitions.choose_partitions``: one at S, 3 at M, 30 at L), its
+partition tasks as many at once as the flow's thread pool runs them (``each_partition``), in one process, through
+the adapters in the first section below. Files under a size's
 work folder ``WORK`` (one row per ...):
 
 ============  ====================================  ===========================================================
@@ -39,10 +40,11 @@ from __future__ import annotations
 import shutil
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import polars as pl
 import pyarrow.parquet as pq
@@ -59,6 +61,7 @@ from cakupan.settings import Settings, load_rules
 from cakupan.values import clean_nik
 from expectations.combine import combine_results
 from expectations.gx import FAILURES_SCHEMA
+from flows.runners import usable_cores
 from tasks.ingest import file_slices, read_files, slice_rows
 from tasks.reconcile import (
     ANALYST_ORDER,
@@ -84,6 +87,7 @@ from warehouse.parquet import sink_sorted, write_partition
 BENCH_PII_KEY = b"cakupan-benchmark-key"
 TIMEZONE = "Asia/Jakarta"
 Phases = dict[str, float]
+T = TypeVar("T")
 
 
 @contextmanager
@@ -107,15 +111,24 @@ def warm_up() -> None:
     _context()
 
 
+def each_partition(task: Callable[[int], T], partitions: int) -> list[T]:
+    """``task`` of every partition, as many at once as the flow's thread pool runs (``flows.runners``: as wide as
+    the cores the process may use), results in partition order."""
+    with ThreadPoolExecutor(max_workers=usable_cores()) as pool:
+        return list(pool.map(task, range(partitions)))
+
+
 def read_submissions(folder: Path, rows_out: Path, files_out: Path, scratch: Path) -> None:
     """The inbox's files and rows as the flow reads them: slices of ``FILES_PER_TASK`` files, each written as a
     part, then one rows file numbered in file order (``tasks.ingest``: read_village_files, collect_village_files)."""
-    first = 0
-    for index, some in enumerate(file_slices(folder)):
-        found, rows = read_files(folder, some, first, TIMEZONE)
+    slices = file_slices(folder)
+
+    def read_slice(index: int) -> None:
+        found, rows = read_files(folder, slices[index], sum(len(s) for s in slices[:index]), TIMEZONE)
         write_part(found, scratch / "inbox_files", index)
         write_part(rows, scratch / "inbox_rows", index)
-        first += len(some)
+
+    each_partition(read_slice, len(slices))
     slice_rows(location(scratch / "inbox_rows")).sink_parquet(rows_out)
     scan_all(scratch / "inbox_files").collect().write_parquet(files_out)
 
@@ -150,8 +163,9 @@ def check_submissions(
             pl.scan_parquet(raw_rows), nik_partition(clean_nik(pl.col("nik")), partitions), partitions, scratch / "raw"
         )
     with phase(phases, "check_rows"):
-        for index in range(partitions):
-            check_rows_partition.fn(raw, index, files_path, villages, RUN_DATE, rules)
+        each_partition(
+            lambda index: check_rows_partition.fn(raw, index, files_path, villages, RUN_DATE, rules), partitions
+        )
     with phase(phases, "decide"):
         checked = location(scratch / "checked")
         failures = scan_all(scratch / "failures").collect()
@@ -181,7 +195,7 @@ def gate_export(export_rows: Path, partitions: int, work: Path, scratch: Path, p
             scratch / "export",
         )
     with phase(phases, "check_members"):
-        parts = [check_members_partition.fn(export, index, RUN_DATE, settings) for index in range(partitions)]
+        parts = each_partition(lambda index: check_members_partition.fn(export, index, RUN_DATE, settings), partitions)
     result = combine_results([p.result for p in parts], pl.DataFrame(schema=FAILURES_SCHEMA))
     if not result.success:
         raise RuntimeError(f"the export failed its gate: {[o.reason for o in result.failed()]}")
@@ -193,12 +207,15 @@ def reconcile_persons(work: Path, partitions: int, scratch: Path, output: Path, 
     match-near and reconcile-persons tasks make it, streamed into ``output``."""
     rules, decided, near = load_rules(), latest_decisions(None).collect(), near_partitions(partitions)
     with phase(phases, "match_exact"):
-        for index in range(partitions):
-            match_exact_partition.fn(work / "persons", work / "members", index, near, rules, decided, scratch)
+        each_partition(
+            lambda index: match_exact_partition.fn(
+                work / "persons", work / "members", index, near, rules, decided, scratch
+            ),
+            partitions,
+        )
     with phase(phases, "match_near"):
         confirmed = route_near_matches.fn(scratch, work / "persons", work / "members", near, decided)
-        for index in range(near):
-            match_near_partition.fn(scratch, index, rules, decided, confirmed)
+        each_partition(lambda index: match_near_partition.fn(scratch, index, rules, decided, confirmed), near)
     with phase(phases, "finish_and_write"):
         sink_sorted(
             matched_persons(location(work / "persons"), location(scratch), BENCH_PII_KEY), output, PERSONS_ORDER

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import threading
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -144,6 +145,19 @@ def test_the_stages_run_in_partitions_as_the_flow_does_and_give_the_one_pass_out
         assert one.height > 0 and one.equals(three), name
     statuses = pl.read_parquet(tmp_path / "one" / "reconciliation.parquet")["status"].unique().to_list()
     assert {"active", "not_enrolled", "enrolled_not_submitted"} <= {str(s) for s in statuses}
+
+
+def test_partition_tasks_run_as_many_at_once_as_the_flows_thread_pool(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The flow maps a stage's partition tasks on a thread pool as wide as the usable cores: one at a time, the
+    # stages timed work the flow does not do (a national run's exact matching took a third longer).
+    monkeypatch.setattr(stages, "usable_cores", lambda: 2)
+    together = threading.Barrier(2, timeout=10)
+
+    def task(index: int) -> int:
+        together.wait()  # passes only when two tasks run at once
+        return index * 10
+
+    assert stages.each_partition(task, 4) == [0, 10, 20, 30]
 
 
 def test_the_io_floor_writes_again_what_each_stage_wrote(tmp_path: Path) -> None:

@@ -114,6 +114,8 @@ def mixed_case() -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
         # A reviewer confirmed this person is member KPJ 10000000077, whose birth date BPJS holds differently:
         # the pair must meet although the two birth dates fall in different partitions.
         {"nik": "6203010808700005", "nama": "Yusuf Hamid", "birth_date": date(1970, 8, 8)},
+        # Near a member who pays for himself: the near pass picks him out of the export, not his NIK partition.
+        {"nik": "6203012607880004", "nama": "Budi Santoso", "birth_date": date(1988, 7, 26)},
     )
     export = members(
         {"nik": "6203011705800003", "nama": "H. AHMAD YANI"},
@@ -121,6 +123,10 @@ def mixed_case() -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
         {"nik": "6203015203900010", "nama": "SRI WAHYUNI", "tgl_lahir": date(1990, 3, 12), "kpj": "10000000055"},
         {"nik": "6203010808700050", "nama": "YUSUF HAMID", "tgl_lahir": date(1971, 2, 3), "kpj": "10000000077"},
         {"nik": "6203019999800052", "nama": "ANDI WIJAYA", "kpj": "10000000005"},  # regency pays, not listed
+        {"nik": "6203012607880040", "nama": "BUDI SANTOSO", "tgl_lahir": date(1988, 7, 26), "kpj": "10000000088"}
+        | {"pembayar": "MANDIRI", "segmen": "BPU"},
+        # Regency-paid but lapsed: on no list, and not reported as enrolled.
+        {"nik": "6203019999800060", "kpj": "10000000006", "tgl_berakhir": date(2025, 1, 31)},
     )
     decided = decisions(("6203010808700005", "10000000077", "same_person"))
     return listed, export, decided
@@ -138,6 +144,7 @@ def test_partitioned_reconciliation_equals_one_pass(partitions: int, near: int |
         "6203011705800037": "identity_conflict",
         "6203014101850002": "not_enrolled",
         "6203019999800052": "enrolled_not_submitted",
+        "6203012607880004": "probable_match",
     }
     assert_frame_equal(reconcile_in_partitions(listed, export, decided, partitions, tmp_path, near), one_pass)
 
