@@ -3,8 +3,7 @@
 Every stage runs the project's code as the nightly flow runs it, partitioned by NIK hash into as many partitions
 as the flow would choose for the size (``cakupan.partitions.choose_partitions``: one at S, 3 at M, 30 at L), its
 partition tasks as many at once as the flow's thread pool runs them (``each_partition``), in one process, through
-the adapters in the first section below. Files under a size's
-work folder ``WORK`` (one row per ...):
+the adapters in the first section below. Files under a size's work folder ``WORK`` (one row per ...):
 
 ============  ====================================  ===========================================================
 stage         reads                                 writes
@@ -62,7 +61,7 @@ from cakupan.values import clean_nik
 from expectations.combine import combine_results
 from expectations.gx import FAILURES_SCHEMA
 from flows.runners import usable_cores
-from tasks.ingest import file_slices, read_files, slice_rows
+from tasks.ingest import file_slices, first_file_ids, read_files, slice_rows
 from tasks.reconcile import (
     ANALYST_ORDER,
     PERSONS_ORDER,
@@ -122,9 +121,10 @@ def read_submissions(folder: Path, rows_out: Path, files_out: Path, scratch: Pat
     """The inbox's files and rows as the flow reads them: slices of ``FILES_PER_TASK`` files, each written as a
     part, then one rows file numbered in file order (``tasks.ingest``: read_village_files, collect_village_files)."""
     slices = file_slices(folder)
+    first = first_file_ids(slices)
 
     def read_slice(index: int) -> None:
-        found, rows = read_files(folder, slices[index], sum(len(s) for s in slices[:index]), TIMEZONE)
+        found, rows = read_files(folder, slices[index], first[index], TIMEZONE)
         write_part(found, scratch / "inbox_files", index)
         write_part(rows, scratch / "inbox_rows", index)
 

@@ -37,7 +37,7 @@ from flows.parameters import InputFolders, KodeDesa, RunRequest, check_request, 
 from flows.runners import check_dask, task_runner_for
 from flows.unchanged import published_with_same_inputs
 from flows.villages import report_villages
-from tasks.ingest import collect_village_files, list_village_files, read_village_files
+from tasks.ingest import collect_village_files, first_file_ids, list_village_files, read_village_files
 from tasks.publish import complete_coverage, publish_artifacts, publish_outputs, write_coverage_report
 from tasks.reconcile import (
     check_members_partition,
@@ -213,7 +213,7 @@ def _process_date(request: RunRequest, settings: Settings, lock: RunDateLock) ->
                 read_inbox,
                 submissions=submissions,
                 files=slices,
-                first_file_id=[sum(len(s) for s in slices[:i]) for i in range(len(slices))],
+                first_file_id=first_file_ids(slices),
                 index=range(len(slices)),
                 timezone=settings.timezone,
                 paths=paths,

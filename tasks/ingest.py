@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
@@ -116,6 +117,11 @@ def file_slices(submissions: Path) -> list[list[Path]]:
     """``submission_files`` in slices of ``FILES_PER_TASK`` (one empty slice for an empty inbox)."""
     files = submission_files(submissions)
     return [files[start : start + FILES_PER_TASK] for start in range(0, len(files), FILES_PER_TASK)] or [[]]
+
+
+def first_file_ids(slices: list[list[Path]]) -> list[int]:
+    """The file_id of each slice's first file: files are numbered across the slices in reading order."""
+    return [0, *itertools.accumulate(len(s) for s in slices[:-1])]
 
 
 def slice_rows(folder: UPath) -> pl.LazyFrame:

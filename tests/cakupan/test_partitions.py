@@ -123,8 +123,14 @@ def mixed_case() -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
         {"nik": "6203015203900010", "nama": "SRI WAHYUNI", "tgl_lahir": date(1990, 3, 12), "kpj": "10000000055"},
         {"nik": "6203010808700050", "nama": "YUSUF HAMID", "tgl_lahir": date(1971, 2, 3), "kpj": "10000000077"},
         {"nik": "6203019999800052", "nama": "ANDI WIJAYA", "kpj": "10000000005"},  # regency pays, not listed
-        {"nik": "6203012607880040", "nama": "BUDI SANTOSO", "tgl_lahir": date(1988, 7, 26), "kpj": "10000000088"}
-        | {"pembayar": "MANDIRI", "segmen": "BPU"},
+        {
+            "nik": "6203012607880040",
+            "nama": "BUDI SANTOSO",
+            "tgl_lahir": date(1988, 7, 26),
+            "kpj": "10000000088",
+            "pembayar": "MANDIRI",
+            "segmen": "BPU",
+        },
         # Regency-paid but lapsed: on no list, and not reported as enrolled.
         {"nik": "6203019999800060", "kpj": "10000000006", "tgl_berakhir": date(2025, 1, 31)},
     )
