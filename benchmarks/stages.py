@@ -118,9 +118,10 @@ def each_partition(task: Callable[[int], T], partitions: int) -> list[T]:
 
 
 def read_submissions(folder: Path, rows_out: Path, files_out: Path, scratch: Path) -> None:
-    """The inbox's files and rows as the flow reads them: slices of ``FILES_PER_TASK`` files, each written as a
-    part, then one rows file numbered in file order (``tasks.ingest``: read_village_files, collect_village_files)."""
-    slices = file_slices(folder)
+    """The inbox's files and rows as the flow reads them: in slices (``file_slices``, for as many workers as the
+    flow's pool), each written as a part, then one rows file numbered in file order (``tasks.ingest``:
+    read_village_files, collect_village_files)."""
+    slices = file_slices(folder, usable_cores())
     first = first_file_ids(slices)
 
     def read_slice(index: int) -> None:
@@ -213,8 +214,9 @@ def reconcile_persons(work: Path, partitions: int, scratch: Path, output: Path, 
             ),
             partitions,
         )
+    with phase(phases, "route_near"):
+        confirmed = route_near_matches.fn(scratch, work / "members", near, decided)
     with phase(phases, "match_near"):
-        confirmed = route_near_matches.fn(scratch, work / "persons", work / "members", near, decided)
         each_partition(lambda index: match_near_partition.fn(scratch, index, rules, decided, confirmed), near)
     with phase(phases, "finish_and_write"):
         sink_sorted(

@@ -208,7 +208,8 @@ def _numbered(frame: pl.DataFrame | pl.LazyFrame, column: str) -> pl.DataFrame |
 
 
 def unclaimed_members(persons: pl.LazyFrame, members: pl.LazyFrame) -> pl.LazyFrame:
-    """The members no listed NIK claims, with what the near pass reads of them."""
+    """The members whose NIK none of ``persons`` has, with what the near pass reads of them. ``persons`` are the
+    listed persons, or only those found under their NIK: either claims the same members."""
     return (
         members.with_columns(_nik_number("nik"))
         .join(persons.select(_nik_number("nik")), on=_NIK_NUMBER, how="anti")

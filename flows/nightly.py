@@ -34,7 +34,7 @@ from cakupan.reconcile import latest_decisions
 from cakupan.settings import Settings
 from flows.config import load_settings
 from flows.parameters import InputFolders, KodeDesa, RunRequest, check_request, scheduled_run_date
-from flows.runners import check_dask, task_runner_for
+from flows.runners import check_dask, task_runner_for, usable_cores
 from flows.unchanged import published_with_same_inputs
 from flows.villages import report_villages
 from tasks.ingest import collect_village_files, first_file_ids, list_village_files, read_village_files
@@ -207,7 +207,7 @@ def _process_date(request: RunRequest, settings: Settings, lock: RunDateLock) ->
     run_root.mkdir(parents=True, exist_ok=True)
     try:
         with task_runner_for(settings) as runner:
-            slices = list_inbox(submissions)
+            slices = list_inbox(submissions, usable_cores())
             _map(
                 runner,
                 read_inbox,
@@ -251,7 +251,7 @@ def _process_date(request: RunRequest, settings: Settings, lock: RunDateLock) ->
                 decided=decided,
                 work=paths.work,
             )
-            confirmed = route_near_matches(paths.work, validation.persons, export.members, near, decided)
+            confirmed = route_near_matches(paths.work, export.members, near, decided)
             _map(
                 runner,
                 match_near_partition,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
@@ -103,20 +104,28 @@ def with_row_ids(rows: Frame) -> Frame:
     return rows.with_row_index("row_id").with_columns(pl.col("row_id").cast(pl.Int64))
 
 
-# Files per mapped reading task: enough that a task's own cost is small next to its reading.
+# Files per mapped reading task: at most this many, so that a national inbox is spread over the workers in
+# pieces whose own cost is small next to their reading; and no fewer than the minimum, below which a task's own cost
+# shows.
 FILES_PER_TASK = 2_000
+MIN_FILES_PER_TASK = 25
 
 
 @task(name="list-village-files", retries=2, retry_delay_seconds=[5, 30], cache_policy=NO_CACHE)
-def list_village_files(submissions: Path) -> list[list[Path]]:
-    """The inbox's files in reading order, in slices of ``FILES_PER_TASK`` for the reading tasks."""
-    return file_slices(submissions)
+def list_village_files(submissions: Path, workers: int = 1) -> list[list[Path]]:
+    """The inbox's files in reading order, in slices for the reading tasks (``file_slices``)."""
+    return file_slices(submissions, workers)
 
 
-def file_slices(submissions: Path) -> list[list[Path]]:
-    """``submission_files`` in slices of ``FILES_PER_TASK`` (one empty slice for an empty inbox)."""
+def file_slices(submissions: Path, workers: int = 1) -> list[list[Path]]:
+    """``submission_files`` in slices of at most ``FILES_PER_TASK`` files, and in at least ``workers`` slices where
+    the inbox holds ``MIN_FILES_PER_TASK`` files for each (one empty slice for an empty inbox).
+
+    A regency's few hundred files made one slice, read by one task while the other cores waited.
+    """
     files = submission_files(submissions)
-    return [files[start : start + FILES_PER_TASK] for start in range(0, len(files), FILES_PER_TASK)] or [[]]
+    size = min(FILES_PER_TASK, max(MIN_FILES_PER_TASK, math.ceil(len(files) / max(workers, 1))))
+    return [files[start : start + size] for start in range(0, len(files), size)] or [[]]
 
 
 def first_file_ids(slices: list[list[Path]]) -> list[int]:

@@ -190,23 +190,22 @@ def match_exact_partition(
 
 
 @task(name="route-near-matches", cache_policy=NO_CACHE)
-def route_near_matches(
-    work: UPath, persons: UPath, members: UPath, near_partitions: int, decided: pl.DataFrame
-) -> pl.DataFrame:
+def route_near_matches(work: UPath, members: UPath, near_partitions: int, decided: pl.DataFrame) -> pl.DataFrame:
     """Split the members the near pass may use into its ``near_partitions`` birth-date partitions, each confirmed
     pair's member with its person; returns those pairs.
 
-    ``work`` holds the persons not found under their NIK, by birth-date partition (``match_exact_partition``); the
-    members they may pair with are taken from the ``members`` partitions, less those a NIK of the ``persons``
-    partitions claims.
+    ``work`` holds what ``match_exact_partition`` wrote: the persons found under their NIK, and the persons not
+    found, by birth-date partition. The members they may pair with are taken from the ``members`` partitions, less
+    those claimed: the members whose NIK is a found person's.
     """
     missing = scan_all(work / "near_missing")
 
     def unclaimed(pick: Callable[[pl.LazyFrame], pl.LazyFrame]) -> pl.LazyFrame:
         # Picked first, then the claimed taken out, in one streaming pass over the export: the near-match blocks
         # are hashed once (per NIK partition, a national list's four million blocks were hashed thirty times), and
-        # the pass holds 3 GiB at national size.
-        return unclaimed_members(scan_all(persons), pick(scan_all(members)))
+        # the pass holds 3 GiB at national size. A listed NIK no member has claims nothing, so the found persons
+        # stand for all the listed ones: at national size 6 million NIKs to look up instead of 10 (0.45 s less).
+        return unclaimed_members(scan_all(work / "exact"), pick(scan_all(members)))
 
     # Only a reviewer's same_person decision makes a confirmed pair: with none, no member needs looking up.
     reviewed = (

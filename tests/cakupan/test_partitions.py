@@ -98,7 +98,7 @@ def reconcile_in_partitions(
     members_folder = split(export, nik_partition(pl.col("nik"), partitions), partitions, work / "members")
     for index in range(partitions):
         match_exact_partition.fn(persons_folder, members_folder, index, near, RULES, decided, work)
-    confirmed = route_near_matches.fn(work, persons_folder, members_folder, near, decided)
+    confirmed = route_near_matches.fn(work, members_folder, near, decided)
     for index in range(near):
         match_near_partition.fn(work, index, RULES, decided, confirmed)
     rows = pl.concat([scan_all(work / "exact"), scan_all(work / "near")], how="diagonal_relaxed")

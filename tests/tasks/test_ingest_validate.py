@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from cakupan.feedback import feedback_files, feedback_rows, write_feedback
 from cakupan.settings import load_rules
-from tasks.ingest import read_folder
+from tasks.ingest import file_slices, read_folder, submission_files
 from tasks.validate import check_rows
 from tests.expectations.test_submission_rules import VILLAGES
 from tests.xls import xls_bytes
@@ -179,3 +179,21 @@ def test_any_folder_is_validated_without_crashing_and_without_losing_a_row(sent:
         # A file that could not be read has no rows; every other file keeps all of its rows.
         unreadable = set(files.filter(pl.col("reason") == "file_unreadable")["file_id"])
         assert not unreadable & set(rows["file_id"])
+
+
+@pytest.mark.parametrize(
+    ("files", "workers", "sizes"),
+    [
+        (240, 2, [120, 120]),  # a regency's inbox: one slice per worker, not one for all
+        (30, 2, [25, 5]),  # too few files for a full slice each: slices of the minimum
+        (10, 2, [10]),
+        (4_500, 2, [2_000, 2_000, 500]),  # a national inbox: slices stay small enough to spread
+        (0, 2, [0]),  # an empty inbox: one empty slice, so the run still records it
+    ],
+)
+def test_the_inbox_is_read_in_a_slice_per_worker(tmp_path: Path, files: int, workers: int, sizes: list[int]) -> None:
+    for i in range(files):
+        (tmp_path / f"desa-{i:05d}.csv").touch()
+    slices = file_slices(tmp_path, workers)
+    assert [len(s) for s in slices] == sizes
+    assert [p for s in slices for p in s] == submission_files(tmp_path)
