@@ -104,9 +104,9 @@ def with_row_ids(rows: Frame) -> Frame:
     return rows.with_row_index("row_id").with_columns(pl.col("row_id").cast(pl.Int64))
 
 
-# Files per mapped reading task: at most this many, so that a national inbox is spread over the workers in
-# pieces whose own cost is small next to their reading; and no fewer than the minimum, below which a task's own cost
-# shows.
+# Files per mapped reading task: at most FILES_PER_TASK, so that a national inbox is spread over the workers and a
+# retry reads little again; and, where an inbox is cut to give every worker a slice, at least MIN_FILES_PER_TASK,
+# below which a task's own cost shows.
 FILES_PER_TASK = 2_000
 MIN_FILES_PER_TASK = 25
 

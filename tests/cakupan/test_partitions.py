@@ -116,6 +116,9 @@ def mixed_case() -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
         {"nik": "6203010808700005", "nama": "Yusuf Hamid", "birth_date": date(1970, 8, 8)},
         # Near a member who pays for himself: the near pass picks him out of the export, not his NIK partition.
         {"nik": "6203012607880004", "nama": "Budi Santoso", "birth_date": date(1988, 7, 26)},
+        # A reviewer rejected the member under his own NIK: he is not_enrolled, and the member (regency-paid, in
+        # cover) stays claimed by that NIK, so it is no enrolled_not_submitted row of its own.
+        {"nik": "6203011705800045", "nama": "Siti Aminah"},
     )
     export = members(
         {"nik": "6203011705800003", "nama": "H. AHMAD YANI"},
@@ -133,8 +136,11 @@ def mixed_case() -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
         },
         # Regency-paid but lapsed: on no list, and not reported as enrolled.
         {"nik": "6203019999800060", "kpj": "10000000006", "tgl_berakhir": date(2025, 1, 31)},
+        {"nik": "6203011705800045", "nama": "SITI AMINAH", "kpj": "10000000009"},
     )
-    decided = decisions(("6203010808700005", "10000000077", "same_person"))
+    decided = decisions(
+        ("6203010808700005", "10000000077", "same_person"), ("6203011705800045", "10000000009", "different_person")
+    )
     return listed, export, decided
 
 
@@ -151,7 +157,9 @@ def test_partitioned_reconciliation_equals_one_pass(partitions: int, near: int |
         "6203014101850002": "not_enrolled",
         "6203019999800052": "enrolled_not_submitted",
         "6203012607880004": "probable_match",
+        "6203011705800045": "not_enrolled",
     }
+    assert one_pass.height == len(listed) + 1  # the one regency-paid member on no list
     assert_frame_equal(reconcile_in_partitions(listed, export, decided, partitions, tmp_path, near), one_pass)
 
 
