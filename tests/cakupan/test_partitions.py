@@ -136,7 +136,7 @@ def mixed_case() -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
         },
         # Regency-paid but lapsed: on no list, and not reported as enrolled.
         {"nik": "6203019999800060", "kpj": "10000000006", "tgl_berakhir": date(2025, 1, 31)},
-        {"nik": "6203011705800045", "nama": "SITI AMINAH", "kpj": "10000000009"},
+        {"nik": "6203011705800045", "nama": "SITI AMINAH", "kpj": "10000000009"},  # rejected by the reviewer
     )
     decided = decisions(
         ("6203010808700005", "10000000077", "same_person"), ("6203011705800045", "10000000009", "different_person")
