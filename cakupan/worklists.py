@@ -348,3 +348,45 @@ def grace_notes(run_date: date) -> list[str]:
         "Perlindungan sudah berakhir (TGL_BERAKHIR); tunggakan masih dapat dibayar sampai AKHIR_MASA_GRACE.",
         "Lewat tanggal itu kepesertaan putus (lapsed). Urutan: paling mendesak dulu (SISA_HARI terkecil).",
     ]
+
+
+# The statuses someone has to act on: a national run's active members never reach a work list.
+TO_ACT_ON = ["identity_conflict", "probable_match", "not_enrolled", "grace"]
+
+
+def write_lists(
+    persons: Path,
+    villages: pl.DataFrame,
+    run_date: date,
+    *,
+    name_match_min: float,
+    region_name: str,
+    review: Path,
+    registration: Path,
+    grace: Path,
+) -> dict[str, int]:
+    """Write the lists people work from out of a run's persons file: review.xlsx into ``review``, registration.xlsx
+    and .csv into ``registration``, grace.xlsx and .csv into ``grace``. Returns the rows of each list."""
+    acted_on = pl.scan_parquet(persons).filter(pl.col("status").is_in(TO_ACT_ON)).collect()
+    queue = review_queue(acted_on, villages, name_match_min=name_match_min)
+    write_xlsx(
+        queue,
+        review / "review.xlsx",
+        sheet="review",
+        run_date=run_date,
+        choices={"decision": DECISIONS},
+        notes=review_notes(run_date),
+    )
+    to_register = registration_list(acted_on, villages, region_name=region_name)
+    write_xlsx(
+        to_register,
+        registration / "registration.xlsx",
+        sheet="pendaftaran",
+        run_date=run_date,
+        notes=registration_notes(run_date, region_name),
+    )
+    write_csv(to_register, registration / "registration.csv")
+    in_grace = grace_list(acted_on, villages, run_date)
+    write_xlsx(in_grace, grace / "grace.xlsx", sheet="grace", run_date=run_date, notes=grace_notes(run_date))
+    write_csv(in_grace, grace / "grace.csv")
+    return {"review": queue.height, "registration": to_register.height, "grace": in_grace.height}

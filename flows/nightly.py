@@ -51,7 +51,7 @@ from tasks.reconcile import (
     write_worklists,
 )
 from tasks.summaries import RunPaths, RunSummary
-from tasks.validate import check_rows_partition, split_rows, validate_village_rows
+from tasks.validate import check_rows_partition, split_rows, validate_village_rows, write_village_feedback
 from warehouse.lock import Holder, RunDateLock, hold_run_date
 from warehouse.store import connect
 
@@ -238,6 +238,10 @@ def _process_date(request: RunRequest, settings: Settings, lock: RunDateLock) ->
                 runner, check_members_partition, export=export_parts, index=each, run_date=run_date, settings=settings
             )
             validation = validate_village_rows(ingest, checked, villages, run_date, settings.rules, paths)
+            # Workbooks are Python work from start to end: they are written beside the rest of the run, not before it.
+            feedback = runner.submit(
+                write_village_feedback, {"villages": villages, "run_date": run_date, "paths": paths}
+            )
             export = gate_bpjs_export(export_file, export_parts, members)
             near = near_partitions(partitions)
             _map(
@@ -261,56 +265,59 @@ def _process_date(request: RunRequest, settings: Settings, lock: RunDateLock) ->
                 decided=decided,
                 confirmed=confirmed,
             )
-        logger.info(
-            "reconciled in %d NIK and %d birth-date partition(s) with %s in %s",
-            partitions,
-            near,
-            type(runner).__name__,
-            paths.work,
-        )
-        reconciled = reconcile_persons(validation, paths.work, run_date, settings, paths, decisions)
-        write_worklists(run_date, villages, settings, paths)
-        coverage_path = compute_coverage(run_date, villages, workforce, export, settings, paths)
-        coverage = complete_coverage(run_date, coverage_path, settings, paths)  # premium, changes, invariants
-        write_coverage_report(run_date, coverage, settings, paths)
-        report_villages(run_date, coverage_path, paths.staging, request.kode_desa)
-        metrics = pl.read_parquet(coverage_path)
-        kab = metrics.filter(pl.col("level") == "kabupaten").row(0, named=True)
-        summary = RunSummary(
-            run_id=run_id,
-            run_date=run_date,
-            rows_read=validation.rows_read,
-            outcomes=validation.outcomes,
-            file_statuses=validation.file_statuses,
-            rejected_files=validation.rejected_files,
-            statuses=reconciled.statuses,
-            kuota_total=int(kab["kuota"]),
-            active=int(kab["active"]),
-            target_attainment=kab["target_attainment"],
-            members_active_total=export.members_active_total,
-            penduduk_bekerja=kab["penduduk_bekerja"],
-            workforce_coverage=kab["workforce_coverage"],
-            export_file=export_file.name,
-        )
-        inputs = [*sorted(pl.read_parquet(str(ingest.files))["sha256"].to_list()), export.export_sha256]
-        record = {
-            "run_id": run_id,
-            "run_date": run_date,
-            "started_at": started_at,
-            "finished_at": datetime.now(UTC),
-            "status": "completed",
-            "rows_read": validation.rows_read,
-            "persons": sum(reconciled.statuses.values()),
-            "inputs_sha256": ",".join(inputs),
-            "code_version": _code_version(),
-            "rules_version": validation.rules_version,
-            "premium_rates_version": coverage.premium_rates_version,
-        }
-        if request.preview:
-            outputs: dict[str, str] = {}
-        else:
-            lock.check()
-            outputs = publish(run_date, coverage_path, record, settings.warehouse_url, paths)
+            logger.info(
+                "reconciled in %d NIK and %d birth-date partition(s) with %s in %s",
+                partitions,
+                near,
+                type(runner).__name__,
+                paths.work,
+            )
+            reconciled = reconcile_persons(validation, paths.work, run_date, settings, paths, decisions)
+            worklists = runner.submit(
+                write_worklists, {"run_date": run_date, "villages": villages, "settings": settings, "paths": paths}
+            )
+            coverage_path = compute_coverage(run_date, villages, workforce, export, settings, paths)
+            coverage = complete_coverage(run_date, coverage_path, settings, paths)  # premium, changes, invariants
+            write_coverage_report(run_date, coverage, settings, paths)
+            report_villages(run_date, coverage_path, paths.staging, request.kode_desa)
+            metrics = pl.read_parquet(coverage_path)
+            kab = metrics.filter(pl.col("level") == "kabupaten").row(0, named=True)
+            summary = RunSummary(
+                run_id=run_id,
+                run_date=run_date,
+                rows_read=validation.rows_read,
+                outcomes=validation.outcomes,
+                file_statuses=validation.file_statuses,
+                rejected_files=validation.rejected_files,
+                statuses=reconciled.statuses,
+                kuota_total=int(kab["kuota"]),
+                active=int(kab["active"]),
+                target_attainment=kab["target_attainment"],
+                members_active_total=export.members_active_total,
+                penduduk_bekerja=kab["penduduk_bekerja"],
+                workforce_coverage=kab["workforce_coverage"],
+                export_file=export_file.name,
+            )
+            feedback.result(), worklists.result()
+            inputs = [*sorted(pl.read_parquet(str(ingest.files))["sha256"].to_list()), export.export_sha256]
+            record = {
+                "run_id": run_id,
+                "run_date": run_date,
+                "started_at": started_at,
+                "finished_at": datetime.now(UTC),
+                "status": "completed",
+                "rows_read": validation.rows_read,
+                "persons": sum(reconciled.statuses.values()),
+                "inputs_sha256": ",".join(inputs),
+                "code_version": _code_version(),
+                "rules_version": validation.rules_version,
+                "premium_rates_version": coverage.premium_rates_version,
+            }
+            if request.preview:
+                outputs: dict[str, str] = {}
+            else:
+                lock.check()
+                outputs = publish(run_date, coverage_path, record, settings.warehouse_url, paths)
     finally:
         shutil.rmtree(run_root, ignore_errors=True)
         remove(paths.work.parent)

@@ -186,11 +186,14 @@ def keep_unless_configured(api: TemporaryApi | None) -> TemporaryApi | None:
 
 
 def import_ahead() -> None:
-    """Import what a run would import on first use (Great Expectations above all) while the temporary API starts."""
+    """Import what a run would import on first use (Great Expectations above all), and start the process the run's
+    workbooks are written in, while the temporary API starts."""
     import fastapi.encoders  # noqa: F401  # Prefect encodes a flow's parameters with it, imported at the first flow
 
     from expectations.gx import warm_up
+    from tasks.processes import start_fork_server
 
+    start_fork_server()  # first: it imports on a core of its own while this process goes on
     warm_up()
 
 

@@ -28,7 +28,6 @@ from cakupan.partitions import (
 from cakupan.pii import person_key_of
 from cakupan.readers import read_bpjs_export, scan_bpjs_export
 from cakupan.reconcile import (
-    DECISIONS,
     MATCH_COLUMNS,
     RESULT_ORDER,
     confirmed_near_pairs,
@@ -43,18 +42,10 @@ from cakupan.reconcile import (
 )
 from cakupan.rules import prepare_members
 from cakupan.settings import Rules, Settings
-from cakupan.worklists import (
-    grace_list,
-    grace_notes,
-    registration_list,
-    registration_notes,
-    review_notes,
-    review_queue,
-    write_csv,
-    write_xlsx,
-)
+from cakupan.worklists import write_lists
 from expectations.combine import combine_results
 from expectations.gx import FAILURES_SCHEMA, SuiteResult, validate
+from tasks.processes import in_own_process
 from tasks.summaries import ExportSummary, ReconcileSummary, RunPaths, ValidationSummary
 from warehouse.parquet import Order, partition_dir, write_partition
 
@@ -316,37 +307,21 @@ def compute_coverage(
 
 @task(name="write-worklists", cache_policy=NO_CACHE)
 def write_worklists(run_date: date, villages: pl.DataFrame, settings: Settings, paths: RunPaths) -> dict[str, int]:
-    """The lists people work from, staged under restricted/: review queue, registration list, grace list."""
+    """The lists people work from, staged under restricted/: review queue, registration list, grace list.
+
+    Written cell by cell in Python, so in a process of their own, while this one goes on to the coverage.
+    """
     restricted = paths.staging / "restricted"
-    # Only the people someone has to act on: a national run's active members never reach a work list.
-    persons = (
-        pl.scan_parquet(partition_dir(restricted, "persons", run_date) / "part-0.parquet")
-        .filter(pl.col("status").is_in(["identity_conflict", "probable_match", "not_enrolled", "grace"]))
-        .collect()
+    counts = in_own_process(
+        write_lists,
+        partition_dir(restricted, "persons", run_date) / "part-0.parquet",
+        villages,
+        run_date,
+        name_match_min=settings.rules.name_match_min,
+        region_name=settings.region_name,
+        review=partition_dir(restricted, "review", run_date),
+        registration=partition_dir(restricted, "registration", run_date),
+        grace=partition_dir(restricted, "grace", run_date),
     )
-    review = review_queue(persons, villages, name_match_min=settings.rules.name_match_min)
-    write_xlsx(
-        review,
-        partition_dir(restricted, "review", run_date) / "review.xlsx",
-        sheet="review",
-        run_date=run_date,
-        choices={"decision": DECISIONS},
-        notes=review_notes(run_date),
-    )
-    registration = registration_list(persons, villages, region_name=settings.region_name)
-    folder = partition_dir(restricted, "registration", run_date)
-    write_xlsx(
-        registration,
-        folder / "registration.xlsx",
-        sheet="pendaftaran",
-        run_date=run_date,
-        notes=registration_notes(run_date, settings.region_name),
-    )
-    write_csv(registration, folder / "registration.csv")
-    grace = grace_list(persons, villages, run_date)
-    folder = partition_dir(restricted, "grace", run_date)
-    write_xlsx(grace, folder / "grace.xlsx", sheet="grace", run_date=run_date, notes=grace_notes(run_date))
-    write_csv(grace, folder / "grace.csv")
-    counts = {"review": review.height, "registration": registration.height, "grace": grace.height}
     get_run_logger().info("work lists: %s", counts)
     return counts

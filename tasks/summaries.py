@@ -45,7 +45,6 @@ class ValidationSummary:
     data_docs: Path | None = None
     data_docs_page: Path | None = None
     feedback: Path | None = None
-    feedback_villages: int = 0
 
 
 @dataclass(frozen=True)

@@ -21,8 +21,12 @@ from cakupan.settings import Rules
 from cakupan.submissions import decide
 from expectations.combine import combine_results
 from expectations.gx import SuiteResult, build_data_docs, suite_definition, validate, validation_page
+from tasks.processes import in_own_process
 from tasks.summaries import IngestSummary, RunPaths, ValidationSummary
 from warehouse.parquet import Order, partition_dir, write_partition
+
+# What validate-village-rows leaves in the run's work folder for write-feedback.
+FEEDBACK_ROWS, FEEDBACK_FILES = "feedback_rows.parquet", "feedback_files.parquet"
 
 # Where a run's Data Docs site lives, relative to the data dir (and to the run's staging folder).
 DATA_DOCS = ("reports", "data_docs")
@@ -196,7 +200,8 @@ def validate_village_rows(
     paths: RunPaths,
 ) -> ValidationSummary:
     """Decide every file's status and every row's outcome from the checked partitions, record one outcome per row
-    read, and write the villages' feedback, the run's Data Docs and the accepted persons (by NIK partition)."""
+    read, and write the run's Data Docs, the accepted persons (by NIK partition) and what the villages' feedback
+    shows (written by ``write_village_feedback``)."""
     logger = get_run_logger()
     checked_rows = paths.work / "checked"
     failures = scan_all(paths.work / "failures").collect()
@@ -210,9 +215,6 @@ def validate_village_rows(
     persons_folder = paths.work / "persons"
     write_persons(checked_rows, decided, villages, len(checked), persons_folder)
 
-    # Always staged, even empty: a rerun with nothing left to fix must replace the date's earlier feedback.
-    feedback_folder = partition_dir(paths.staging / "restricted", "feedback", run_date)
-    feedback_folder.mkdir(parents=True, exist_ok=True)
     # Only the rows a village must look at, and only what its feedback shows of them, are read: joining every
     # checked row took 5.8 GiB at a national run, for a million rows to show.
     to_look_at = decided.filter(LISTED)
@@ -222,9 +224,9 @@ def validate_village_rows(
         .select(feedback_columns(rows.collect_schema().names()))
         .collect()
     )
-    written = write_feedback(
-        feedback_rows(flagged, files, result.failures), feedback_files(files), villages, feedback_folder, run_date
-    )
+    # The workbooks are written by write-feedback, beside the rest of the run.
+    feedback_rows(flagged, files, result.failures).write_parquet(str(paths.work / FEEDBACK_ROWS))
+    feedback_files(files).write_parquet(str(paths.work / FEEDBACK_FILES))
     docs_site = paths.staging.joinpath(*DATA_DOCS)
     docs_index = build_data_docs(
         [result], docs_site, run_name=run_date.isoformat(), previous=paths.data_dir.joinpath(*DATA_DOCS)
@@ -242,7 +244,7 @@ def validate_village_rows(
     for name, reason in rejected:
         logger.warning("file rejected: %s (%s)", name, reason)
     logger.info("rows: %s; files: %s", outcomes, statuses)
-    logger.info("feedback for %d villages in %s; Data Docs %s", len(written), feedback_folder.name, docs_index)
+    logger.info("Data Docs %s", docs_index)
     return ValidationSummary(
         rows_read=decided.height,
         outcomes={str(k): int(v) for k, v in outcomes.items()},
@@ -253,6 +255,27 @@ def validate_village_rows(
         suite_version=str(suite_definition("submission_rows")["meta"]["version"]),
         data_docs=published(docs_index),
         data_docs_page=None if docs_page is None else published(docs_page),
-        feedback=published(feedback_folder),
-        feedback_villages=len(written),
+        feedback=published(feedback_path(paths, run_date)),
     )
+
+
+def feedback_path(paths: RunPaths, run_date: date) -> Path:
+    """Where a run stages the villages' feedback workbooks."""
+    return partition_dir(paths.staging / "restricted", "feedback", run_date)
+
+
+@task(name="write-feedback", cache_policy=NO_CACHE)
+def write_village_feedback(villages: pl.DataFrame, run_date: date, paths: RunPaths) -> list[Path]:
+    """Write a workbook for every village with something to fix, from what validate-village-rows found.
+
+    The workbooks are written cell by cell in Python (a regency's 230: 0.7 s), so in a process of their own, while
+    this one reconciles. Returns the workbooks written.
+    """
+    # Always staged, even empty: a rerun with nothing left to fix must replace the date's earlier feedback.
+    folder = feedback_path(paths, run_date)
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = pl.read_parquet(str(paths.work / FEEDBACK_ROWS))
+    files = pl.read_parquet(str(paths.work / FEEDBACK_FILES))
+    written = in_own_process(write_feedback, rows, files, villages, folder, run_date)
+    get_run_logger().info("feedback for %d villages in %s", len(written), folder.name)
+    return written

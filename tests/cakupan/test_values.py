@@ -90,6 +90,14 @@ def test_parse_date_reads_a_column_of_mixed_formats_at_once() -> None:
     assert parsed == [date(1980, 5, 12)] * 5 + [None]
 
 
+def test_parse_date_gives_every_cell_its_date_where_texts_repeat() -> None:
+    # Each distinct text is parsed once and looked up: every cell must still get its own text's date, in its place.
+    texts = ["12-05-1980", None, "01-JUL-55", "12-05-1980", "", "01-jul-55", None, "x", "12-05-1980"]
+    parsed = pl.DataFrame({"v": texts}).select(parse_date(pl.col("v"), not_after=RUN_DATE)).to_series().to_list()
+    may, july = date(1980, 5, 12), date(1955, 7, 1)
+    assert parsed == [may, None, july, may, None, july, None, None, may]
+
+
 # ---------------------------------------------------------------------------------------------- split_ttl
 
 

@@ -16,6 +16,7 @@ from cakupan.worklists import (
     registration_list,
     review_queue,
     write_csv,
+    write_lists,
     write_xlsx,
 )
 
@@ -255,3 +256,22 @@ def test_a_list_longer_than_a_sheet_continues_on_further_sheets(
     rows = [row for name in book.sheetnames for row in list(book[name].values)[1:]]
     assert [row[0] for row in rows] == people["NIK"].to_list()
     assert all(next(book[name].values) == ("NIK", "Nama") for name in book.sheetnames)
+
+
+def test_the_lists_are_written_from_a_runs_persons_file(result: pl.DataFrame, tmp_path: Path) -> None:
+    result.write_parquet(tmp_path / "persons.parquet")
+    folders = {name: tmp_path / name for name in ("review", "registration", "grace")}
+    counts = write_lists(
+        tmp_path / "persons.parquet",
+        VILLAGES,
+        RUN,
+        name_match_min=RULES.name_match_min,
+        region_name="Kabupaten Kapuas",
+        **folders,
+    )
+    # identity_conflict and probable_match to review; the two not_enrolled to register; the two in grace.
+    assert counts == {"review": 2, "registration": 2, "grace": 2}
+    registered = pl.read_csv(folders["registration"] / "registration.csv", infer_schema=False)
+    assert sorted(registered["NIK"]) == ["6203011705800053", "6203011705800061"]
+    assert openpyxl.load_workbook(folders["review"] / "review.xlsx")["review"].max_row == 3  # header and two pairs
+    assert (folders["grace"] / "grace.csv").is_file() and (folders["grace"] / "grace.xlsx").is_file()
