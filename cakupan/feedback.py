@@ -252,6 +252,13 @@ def write_feedback(
     return written
 
 
+def write_feedback_from(
+    rows: str | Path, files: str | Path, villages: pl.DataFrame, folder: Path, run_date: date
+) -> list[Path]:
+    """``write_feedback`` of ``feedback_rows`` and ``feedback_files`` saved as Parquet at ``rows`` and ``files``."""
+    return write_feedback(pl.read_parquet(rows), pl.read_parquet(files), villages, folder, run_date)
+
+
 def _by_village(frame: pl.DataFrame) -> Callable[[str | None], list[dict[str, Any]]]:
     """The rows of one kode_desa (None: those without one), in their order in ``frame``."""
     ordered = frame.sort("kode_desa", maintain_order=True, nulls_last=True)

@@ -238,10 +238,6 @@ def _process_date(request: RunRequest, settings: Settings, lock: RunDateLock) ->
                 runner, check_members_partition, export=export_parts, index=each, run_date=run_date, settings=settings
             )
             validation = validate_village_rows(ingest, checked, villages, run_date, settings.rules, paths)
-            # Workbooks are Python work from start to end: they are written beside the rest of the run, not before it.
-            feedback = runner.submit(
-                write_village_feedback, {"villages": villages, "run_date": run_date, "paths": paths}
-            )
             export = gate_bpjs_export(export_file, export_parts, members)
             near = near_partitions(partitions)
             _map(
@@ -273,6 +269,11 @@ def _process_date(request: RunRequest, settings: Settings, lock: RunDateLock) ->
                 paths.work,
             )
             reconciled = reconcile_persons(validation, paths.work, run_date, settings, paths, decisions)
+            # The workbooks are Python from start to end: each is written in a process of its own, beside the
+            # coverage, and only now, when the reconciliation's memory (6 GiB at national size) has been let go.
+            feedback = runner.submit(
+                write_village_feedback, {"villages": villages, "run_date": run_date, "paths": paths}
+            )
             worklists = runner.submit(
                 write_worklists, {"run_date": run_date, "villages": villages, "settings": settings, "paths": paths}
             )
@@ -298,7 +299,9 @@ def _process_date(request: RunRequest, settings: Settings, lock: RunDateLock) ->
                 workforce_coverage=kab["workforce_coverage"],
                 export_file=export_file.name,
             )
-            feedback.result(), worklists.result()
+            # Both are staged before anything is published; a workbook that failed fails the run.
+            feedback.result()
+            worklists.result()
             inputs = [*sorted(pl.read_parquet(str(ingest.files))["sha256"].to_list()), export.export_sha256]
             record = {
                 "run_id": run_id,
