@@ -25,9 +25,10 @@ def _from_a_daemon(results: multiprocessing.Queue[tuple[int, int]]) -> None:
 
 
 def test_a_daemonic_process_which_may_not_start_children_does_the_work_itself() -> None:
-    # A Dask worker process is daemonic: multiprocessing refuses it children.
-    results: multiprocessing.Queue[tuple[int, int]] = multiprocessing.get_context("fork").Queue()
-    daemon = multiprocessing.get_context("fork").Process(target=_from_a_daemon, args=(results,), daemon=True)
+    # A Dask worker process is daemonic: multiprocessing refuses it children. (Spawned: this process has threads.)
+    spawn = multiprocessing.get_context("spawn")
+    results: multiprocessing.Queue[tuple[int, int]] = spawn.Queue()
+    daemon = spawn.Process(target=_from_a_daemon, args=(results,), daemon=True)
     daemon.start()
     own, worked_in = results.get(timeout=30)
     daemon.join(timeout=60)
