@@ -157,7 +157,7 @@ def run_args(sample: Path, data_dir: Path, *flags: str) -> list[str]:
     ]
 
 
-def in_own_process(argv: list[str], cwd: Path) -> subprocess.Popen[str]:
+def start_cakupan(argv: list[str], cwd: Path) -> subprocess.Popen[str]:
     """``cakupan`` started as an operator runs it, reporting to the test's Prefect server."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CAKUPAN_")}
     env["PREFECT_API_URL"] = str(PREFECT_API_URL.value())
@@ -209,7 +209,7 @@ def test_a_run_on_the_cluster_publishes_what_one_pass_in_one_process_does(
     # meanwhile the reference in this process, whose Prefect is warm.
     shared = f"file://{tmp_path / 'shared'}"
     flags = ("--task-runner", "dask", "--dask-address", cluster, "--partitions", "4", "--scratch", shared)
-    on_cluster = in_own_process(run_args(sample, on_dask, *flags), tmp_path)
+    on_cluster = start_cakupan(run_args(sample, on_dask, *flags), tmp_path)
     try:
         assert main(run_args(sample, one_pass, "--task-runner", "threads", "--partitions", "1")) == 0
         log, _ = on_cluster.communicate(timeout=300)
