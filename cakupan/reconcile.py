@@ -250,8 +250,13 @@ def near_pass(missing: pl.LazyFrame, confirmed: pl.LazyFrame) -> Callable[[pl.La
         for window, listed in zip(_PICK_WINDOWS, blocks, strict=True)
     ]
 
+    # Without confirmed pairs (most nights) no member's NIK needs looking up: hashing a national export's fifty
+    # million NIKs against an empty set still took 0.1 s.
+    wanted = _UNLISTED
+    if confirmed_niks.height:
+        wanted = wanted | pl.col("nik").is_in(confirmed_niks.to_series().implode())
+
     def pick(members: pl.LazyFrame) -> pl.LazyFrame:
-        wanted = _UNLISTED | pl.col("nik").is_in(confirmed_niks.to_series().implode())
         return members.with_columns(_nik_number("nik")).filter(pl.any_horizontal(wanted, *near)).drop(_NIK_NUMBER)
 
     return pick
@@ -376,7 +381,9 @@ def _member_side(export: pl.LazyFrame, *carried: str) -> pl.LazyFrame:
 
 
 # A member the regency pays for and who is in cover: enrolled_not_submitted when on no list.
-_UNLISTED = pl.col("paid_by_regency") & pl.col("state").is_in(["covered", "grace"])
+# Two comparisons, not is_in: a state is a short text held inside its view, compared there without hashing it (over
+# a national export's fifty million members, 0.09 s against 0.29 s).
+_UNLISTED = pl.col("paid_by_regency") & ((pl.col("state") == "covered") | (pl.col("state") == "grace"))
 _STATE_STATUS_EXPR = pl.col("state").replace_strict(_STATE_STATUS, return_dtype=pl.String)
 _CONFIRMED = (pl.col("decision") == "same_person").fill_null(False)
 _REJECTED = (pl.col("decision") == "different_person").fill_null(False)

@@ -34,8 +34,9 @@ def test_jemalloc_runs_with_cakupan_setting_not_polars_own() -> None:
         "pl.select(pl.lit(1))\n"
     )
     assert done.returncode == 0, done.stderr
-    assert "opt.dirty_decay_ms: 10000 " in done.stderr
-    assert ALLOCATOR == "dirty_decay_ms:10000"
+    for option in ("opt.oversize_threshold: 0", "opt.dirty_decay_ms: 10000 ", "opt.muzzy_decay_ms: 10000 "):
+        assert option in done.stderr
+    assert ALLOCATOR == "oversize_threshold:0,dirty_decay_ms:10000,muzzy_decay_ms:10000"
 
 
 def test_a_setting_the_operator_made_is_kept() -> None:
