@@ -556,12 +556,20 @@ RESULT_ORDER = (
     pl.col("status").to_physical().cast(pl.UInt64) * 10**16 + _as_number(pl.col("nik")).fill_null(0) % 10**16,
     pl.col("nik"),
 )
+# RESULT_ORDER's integer as a column of the halves' rows, worked out where each half is made (``with_order_key``).
+ORDER_KEY = "_order"
 
 
-def result_rows(rows: pl.LazyFrame, person_columns: list[str]) -> pl.LazyFrame:
-    """The result's columns: person columns, then the evidence; the status as its Enum."""
+def with_order_key(rows: Frame) -> Frame:
+    """``rows`` (with their status) and ``ORDER_KEY``: a partitioned run's halves carry it, so the rows can be
+    written in ``RESULT_ORDER`` a range of it at a time, each range read by comparing integers."""
+    return rows.with_columns(RESULT_ORDER[0].alias(ORDER_KEY))
+
+
+def result_rows(rows: pl.LazyFrame, person_columns: list[str], *carried: str) -> pl.LazyFrame:
+    """The result's columns: person columns, then the evidence, then any ``carried``; the status as its Enum."""
     person_columns = [c for c in person_columns if c != NAME_KEY]
-    return rows.select(*person_columns, *EVIDENCE_COLUMNS).with_columns(pl.col("status").cast(STATUS))
+    return rows.select(*person_columns, *EVIDENCE_COLUMNS, *carried).with_columns(pl.col("status").cast(STATUS))
 
 
 def finish(rows: pl.LazyFrame, person_columns: list[str]) -> pl.LazyFrame:

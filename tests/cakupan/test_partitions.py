@@ -21,9 +21,16 @@ from cakupan.partitions import (
     split,
     write_pieces,
 )
-from cakupan.reconcile import STATUS, finish, latest_decisions, reconcile
-from tasks.reconcile import match_exact_partition, match_near_partition, matched_persons, route_near_matches
+from cakupan.reconcile import ORDER_KEY, RESULT_ORDER, STATUS, STATUSES, finish, latest_decisions, reconcile
+from tasks.reconcile import (
+    PERSONS_ORDER,
+    match_exact_partition,
+    match_near_partition,
+    matched_persons,
+    route_near_matches,
+)
 from tests.cakupan.test_reconcile import RULES, decisions, members, persons
+from warehouse.parquet import write_partition
 
 
 def test_one_nik_always_lands_in_one_partition_and_partitions_are_used_evenly() -> None:
@@ -163,14 +170,20 @@ def test_partitioned_reconciliation_equals_one_pass(partitions: int, near: int |
     assert_frame_equal(reconcile_in_partitions(listed, export, decided, partitions, tmp_path, near), one_pass)
 
 
-def test_the_halves_hold_the_status_as_its_enum_so_a_run_of_statuses_is_read_alone(tmp_path: Path) -> None:
+def test_the_halves_carry_the_order_key_so_a_run_is_read_alone_and_the_key_is_not_published(tmp_path: Path) -> None:
     listed, export, decided = mixed_case()
     reconcile_in_partitions(listed, export, decided, 2, tmp_path)
     for half in ("exact", "near"):
         assert scan_all(tmp_path / half).collect_schema()["status"] == STATUS
-    # sink_sorted reads the persons a run of statuses at a time: the filter must reach the files' scans (a cast
+        keyed = scan_all(tmp_path / half).select(ORDER_KEY, RESULT_ORDER[0].alias("expected")).collect()
+        assert keyed[ORDER_KEY].equals(keyed["expected"], check_names=False)
+    # sink_sorted reads the persons a run of order keys at a time: the filter must reach the files' scans (a cast
     # above them kept it out, and each run read every row).
     rows = matched_persons(tmp_path / "persons", tmp_path, b"key")
-    run = rows.filter(pl.col("status").is_in(pl.Series(["active"], dtype=STATUS).implode()))
-    assert run.explain().count('SELECTION: col("status")') == 2
+    active_6203 = pl.Series([STATUSES.index("active") * 10**4 + 6203], dtype=pl.UInt64)
+    run = rows.filter(PERSONS_ORDER.chunk.is_in(active_6203.implode()))
+    assert run.explain().count(f'SELECTION: ((col("{ORDER_KEY}")') == 2
     assert run.collect()["nik"].sort().to_list() == ["6203010808700005", "6203011705800003"]
+    written = write_partition(rows, tmp_path / "out", "persons", date(2026, 11, 27), order=PERSONS_ORDER)
+    assert ORDER_KEY not in pl.read_parquet(written).columns
+    assert pl.read_parquet(written).columns == rows.drop(ORDER_KEY).collect_schema().names()

@@ -194,3 +194,12 @@ def test_a_first_distinct_key_sorts_as_all_keys_ties_or_not(niks: list[str | Non
 def test_a_partition_written_in_order(tmp_path: Path) -> None:
     path = write_partition(PERSONS.lazy(), tmp_path, "persons", date(2026, 11, 27), order=BY_STATUS)
     assert pl.read_parquet(path).equals(PERSONS.sort("status", "nik"))
+
+
+def test_a_column_only_the_order_needs_is_left_out_of_the_file(tmp_path: Path) -> None:
+    keyed = PERSONS.with_columns(pl.col("nik").cast(pl.Int64).alias("_key"))
+    by_key = Order(("_key",), pl.col("_key") // 4, drop=("_key",))
+    sink_sorted(keyed.lazy(), tmp_path / "persons.parquet", by_key, max_rows=2)
+    written = pl.read_parquet(tmp_path / "persons.parquet")
+    assert written.columns == PERSONS.columns
+    assert written.equals(keyed.sort("_key").drop("_key"))
