@@ -27,8 +27,8 @@ STATUSES = (
     "probable_match",
     "enrolled_not_submitted",
 )
-# The status is this Enum from where it is decided: the halves' files hold it so, and a reader filtering them by
-# status (``warehouse.parquet.sink_sorted``, a run at a time) reads only the rows it wants.
+# The status is this Enum from where it is decided: the halves' files hold it so, and its number leads the result's
+# order (``RESULT_ORDER``), which the halves carry as a column for the sorted write to read its runs by.
 STATUS = pl.Enum(STATUSES)
 MATCH_METHODS = ("nik_exact", "nik_near", "none")
 DECISIONS = ("same_person", "different_person")
