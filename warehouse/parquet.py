@@ -24,8 +24,9 @@ ROW_GROUP_SIZE = 128 * 1024
 # How every published file is written: zstd, in row groups a reader skips by their statistics.
 PUBLISHED_PARQUET: dict[str, Any] = {"compression": "zstd", "row_group_size": ROW_GROUP_SIZE, "statistics": True}
 # Rows a sorted write holds at once (about 0.7 GiB of persons with their evidence, sorted). Runs of a million sort
-# and write faster than runs of three: a national run's persons in 14.4-15.5 s against 17.3-17.9 s, holding 2.9 GiB
-# at the most instead of 6.3 (their pages are used again while in cache, not faulted in fresh for each run).
+# and write faster than runs of three million: a national run's persons in 14.4-15.5 s against 17.3-17.9 s,
+# holding 2.9 GiB at the most instead of 6.3 (their pages are used again while in cache, not faulted in fresh for
+# each run).
 SORT_CHUNK_ROWS = 1_000_000
 
 
