@@ -558,6 +558,9 @@ RESULT_ORDER = (
 )
 # RESULT_ORDER's integer as a column of the halves' rows, worked out where each half is made (``with_order_key``).
 ORDER_KEY = "_order"
+# What ORDER_KEY's leading digits hold: the status and the NIK's first four digits (province and kabupaten/kota).
+# Its values cut the result into runs that follow one another in RESULT_ORDER, each read by comparing integers.
+ORDER_KEY_PREFIX = pl.col(ORDER_KEY) // 10**12
 
 
 def with_order_key(rows: Frame) -> Frame:

@@ -30,6 +30,7 @@ from cakupan.readers import read_bpjs_export, scan_bpjs_export
 from cakupan.reconcile import (
     MATCH_COLUMNS,
     ORDER_KEY,
+    ORDER_KEY_PREFIX,
     confirmed_near_pairs,
     match_exact,
     match_near,
@@ -64,9 +65,8 @@ ANALYST_COLUMNS = (
     "paid_through",
 )
 # Both written a chunk at a time: a national result sorted whole took twice its size in memory. The persons' runs
-# are ranges of ORDER_KEY, a status and the first four digits of the NIK (province and kabupaten/kota) each: runs of
-# a million rows are read by comparing one integer, where a run of statuses alone held nearly four million.
-PERSONS_ORDER = Order((ORDER_KEY, "nik"), pl.col(ORDER_KEY) // 10**12, first_distinct=True, drop=(ORDER_KEY,))
+# are cut by ORDER_KEY_PREFIX, where a run by status alone held nearly four million rows.
+PERSONS_ORDER = Order((ORDER_KEY, "nik"), ORDER_KEY_PREFIX, first_distinct=True, drop=(ORDER_KEY,))
 ANALYST_ORDER = Order(("person_key",), pl.col("person_key").str.slice(0, 2))
 
 
