@@ -224,7 +224,7 @@ def validate_village_rows(
         .select(feedback_columns(rows.collect_schema().names()))
         .collect()
     )
-    # write-feedback writes the workbooks from these, once the reconciliation is done.
+    # write-feedback writes the workbooks from these, beside the reconciliation.
     feedback_rows(flagged, files, result.failures).write_parquet(str(paths.work / FEEDBACK_ROWS))
     feedback_files(files).write_parquet(str(paths.work / FEEDBACK_FILES))
     docs_site = paths.staging.joinpath(*DATA_DOCS)

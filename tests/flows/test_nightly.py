@@ -118,6 +118,33 @@ def test_an_export_failing_its_gate_fails_the_run_changes_nothing_and_a_rerun_co
     assert run(published, sample, run_date=RUN, force=True).is_completed()
 
 
+def task_runs(state: State[Any]) -> dict[str, Any]:
+    """The flow run's task runs by task name (the last of a name that ran more than once)."""
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    with get_client(sync_client=True) as client:
+        runs = client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[state.state_details.flow_run_id]))
+        )
+    return {r.name.rsplit("-", 1)[0]: r for r in runs}
+
+
+def test_the_feedback_starts_with_the_reconciliation_and_a_partitioned_run_writes_the_lists_after_it(
+    sample: Path, tmp_path: Path
+) -> None:
+    one_pass = run(settings_for(tmp_path / "one"), sample, run_date=RUN)
+    partitioned = run(settings_for(tmp_path / "two", partitions=2), sample, run_date=RUN)
+    assert one_pass.is_completed() and partitioned.is_completed()
+    for state in (one_pass, partitioned):
+        tasks = task_runs(state)
+        # The feedback needs only the validation: it is not held back until the persons are written.
+        assert tasks["write-feedback"].start_time < tasks["reconcile-persons"].start_time
+    tasks = task_runs(partitioned)
+    # A large run's two workbook children at once took a national run over 8 GiB (README, Large runs).
+    assert tasks["write-worklists"].start_time >= tasks["write-feedback"].end_time
+    assert (tmp_path / "two" / "restricted" / "feedback" / f"run_date={RUN}").is_dir()
+
+
 HOLD = """
 import sys, time
 from datetime import date
