@@ -238,13 +238,14 @@ def _process_date(request: RunRequest, settings: Settings, lock: RunDateLock) ->
                 runner, check_members_partition, export=export_parts, index=each, run_date=run_date, settings=settings
             )
             validation = validate_village_rows(ingest, checked, villages, run_date, settings.rules, paths)
+            export = gate_bpjs_export(export_file, export_parts, members)
             # The workbooks are Python from start to end: each is written in a process of its own, beside the
             # flow's work. The feedback needs only the validation, so it starts now, beside the reconciliation
-            # (national size: its child 1.7 GiB beside a reconciliation of 3 GiB).
+            # (national size: its child 1.7 GiB beside a reconciliation of 3 GiB); after the export's gate, as a
+            # run the gate stops publishes nothing and would wait for a national feedback's minutes to end.
             feedback = runner.submit(
                 write_village_feedback, {"villages": villages, "run_date": run_date, "paths": paths}
             )
-            export = gate_bpjs_export(export_file, export_parts, members)
             near = near_partitions(partitions)
             _map(
                 runner,

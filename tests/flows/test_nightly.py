@@ -15,7 +15,13 @@ import polars as pl
 import psycopg
 import pytest
 from prefect.client.orchestration import get_client
-from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, ArtifactFilterKey
+from prefect.client.schemas.filters import (
+    ArtifactFilter,
+    ArtifactFilterFlowRunId,
+    ArtifactFilterKey,
+    FlowRunFilter,
+    FlowRunFilterId,
+)
 from prefect.states import State
 
 from cakupan.cli import main
@@ -120,8 +126,6 @@ def test_an_export_failing_its_gate_fails_the_run_changes_nothing_and_a_rerun_co
 
 def task_runs(state: State[Any]) -> dict[str, Any]:
     """The flow run's task runs by task name (the last of a name that ran more than once)."""
-    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
-
     with get_client(sync_client=True) as client:
         runs = client.read_task_runs(
             flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[state.state_details.flow_run_id]))
