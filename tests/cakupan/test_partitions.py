@@ -184,6 +184,8 @@ def test_the_halves_carry_the_order_key_so_a_run_is_read_alone_and_the_key_is_no
     run = rows.filter(PERSONS_ORDER.chunk.is_in(active_6203.implode()))
     assert run.explain().count(f'SELECTION: ((col("{ORDER_KEY}")') == 2
     assert run.collect()["nik"].sort().to_list() == ["6203010808700005", "6203011705800003"]
-    written = write_partition(rows, tmp_path / "out", "persons", date(2026, 11, 27), order=PERSONS_ORDER)
-    assert ORDER_KEY not in pl.read_parquet(written).columns
-    assert pl.read_parquet(written).columns == rows.drop(ORDER_KEY).collect_schema().names()
+    written = pl.read_parquet(
+        write_partition(rows, tmp_path / "out", "persons", date(2026, 11, 27), order=PERSONS_ORDER)
+    )
+    assert ORDER_KEY not in written.columns
+    assert written.columns == rows.drop(ORDER_KEY).collect_schema().names()
