@@ -16,9 +16,11 @@ import gc
 import importlib.util
 import logging
 import os
+import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -149,7 +151,16 @@ def start_temporary_api() -> TemporaryApi | None:
     os.environ["PREFECT_API_URL"] = api.url
     # At exit, after Prefect has sent its last logs and events (its workers drain before atexit handlers run).
     atexit.register(api.stop)
+    # A SIGTERM (a scheduler or supervisor stopping the run) ends a process without its atexit handlers, which left
+    # the server running for good: it ends this one as an exit instead. During a flow, Prefect's own handler marks
+    # the run and then hands the signal back to this one.
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL and threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _exit_on_sigterm)
     return api
+
+
+def _exit_on_sigterm(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 def keep_unless_configured(api: TemporaryApi | None) -> TemporaryApi | None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -17,12 +18,21 @@ import pytest
 ROOT = Path(__file__).parents[2]
 
 
-def cold(code: str, tmp_path: Path, **env: str) -> dict[str, object]:
-    """Run ``code`` in a new process with an empty PREFECT_HOME and no API configured; its last line, as JSON."""
+def cold_environment(tmp_path: Path, **env: str) -> dict[str, str]:
+    """This process's environment with an empty PREFECT_HOME and no API configured."""
     environment = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
-    environment |= {"PREFECT_HOME": str(tmp_path / "prefect"), "PREFECT_SERVER_ANALYTICS_ENABLED": "false", **env}
+    return environment | {"PREFECT_HOME": str(tmp_path / "prefect"), "PREFECT_SERVER_ANALYTICS_ENABLED": "false", **env}
+
+
+def cold(code: str, tmp_path: Path, **env: str) -> dict[str, object]:
+    """Run ``code`` in a new process (``cold_environment``); its last line, as JSON."""
     done = subprocess.run(
-        [sys.executable, "-c", code], cwd=tmp_path, env=environment, capture_output=True, text=True, timeout=300
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        env=cold_environment(tmp_path, **env),
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     found: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
@@ -92,3 +102,49 @@ def test_nothing_is_started_when_the_environment_names_an_api(tmp_path: Path) ->
         PREFECT_API_URL="http://127.0.0.1:9/api",
     )
     assert found == {"started": False}
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+@pytest.mark.slow
+def test_a_run_stopped_by_sigterm_during_its_flow_stops_its_server(tmp_path: Path) -> None:
+    code = (
+        START
+        + """
+    api.wait_ready()
+
+@flow
+def long_run() -> None:
+    import time
+    print(json.dumps({"server": api.process.pid}), flush=True)
+    time.sleep(240)
+
+long_run()
+"""
+    )
+    run = subprocess.Popen(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        env=cold_environment(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    server = None
+    try:
+        assert run.stdout is not None
+        server = json.loads(run.stdout.readline())["server"]
+        run.send_signal(signal.SIGTERM)
+        assert run.wait(timeout=60) != 0
+        # The process is gone: the server is not left running on its own (a SIGTERM skips atexit handlers).
+        assert not alive(server)
+    finally:
+        run.kill()
+        if server is not None and alive(server):
+            os.kill(server, signal.SIGKILL)
