@@ -114,7 +114,8 @@ class RunDateLock:
             )
 
 
-def _process_alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` of this machine is running: one killed but not yet reaped is not."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -137,7 +138,7 @@ def is_stale(holder: Holder, now: float, stale_after_seconds: float) -> bool:
     if holder.pid == str(os.getpid()):
         with _HELD_GUARD:
             return holder.run_id not in _HELD
-    return holder.pid.isdigit() and not _process_alive(int(holder.pid))
+    return holder.pid.isdigit() and not process_alive(int(holder.pid))
 
 
 def create_lock_table(engine: Engine) -> None:

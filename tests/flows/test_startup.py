@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from warehouse.lock import process_alive
+
 ROOT = Path(__file__).parents[2]
 
 
@@ -104,14 +106,6 @@ def test_nothing_is_started_when_the_environment_names_an_api(tmp_path: Path) ->
     assert found == {"started": False}
 
 
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
 @pytest.mark.slow
 def test_a_run_stopped_by_sigterm_during_its_flow_stops_its_server(tmp_path: Path) -> None:
     code = (
@@ -143,8 +137,8 @@ long_run()
         run.send_signal(signal.SIGTERM)
         assert run.wait(timeout=60) != 0
         # The process is gone: the server is not left running on its own (a SIGTERM skips atexit handlers).
-        assert not alive(server)
+        assert not process_alive(server)
     finally:
         run.kill()
-        if server is not None and alive(server):
+        if server is not None and process_alive(server):
             os.kill(server, signal.SIGKILL)
