@@ -32,8 +32,9 @@ demo: install
 serve: install
 	$(VENV)/bin/python -m flows.serve
 
-# One worker per core (pytest-xdist); --dist loadfile keeps a test file on one worker, so its module fixtures (a
-# Prefect server, a Dask cluster, a sample) start once. On a 2-core machine: 6 min 12 s, against 9 min 55 s in turn.
+# One worker per core (pytest-xdist). --dist loadfile keeps a test file on one worker, so its module fixtures (a
+# Prefect server, a Dask cluster) start once; the session's Prefect API and sample start once per worker.
+# On a 2-core machine, within the hour: 6 min 12 s, against 7 min 52 s with the tests in turn.
 test: install
 	$(VENV)/bin/python -m pytest -q -n auto --dist loadfile
 
