@@ -422,6 +422,16 @@ def _needs(stage: str) -> set[str]:
 # ---------------------------------------------------------------------------------------------- report
 
 
+def code_version(root: Path) -> str:
+    """The commit checked out at ``root``, and whether its tracked files differ from it. RESULTS.md and results.json
+    do not count: a run of the harness writes them for the next, which measures the same code."""
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=root)
+    own = [f":(exclude){path.relative_to(HERE.parent)}" for path in (RESULTS_MD, RESULTS_JSON)]
+    status = ["git", "status", "--porcelain", "--untracked-files=no", "--", ".", *own]
+    dirty = subprocess.run(status, capture_output=True, text=True, cwd=root)
+    return (head.stdout.strip() or "unknown") + (" with local changes" if dirty.stdout.strip() else "")
+
+
 def machine() -> dict[str, Any]:
     cpu = next(
         (
@@ -440,11 +450,9 @@ def machine() -> dict[str, Any]:
             versions[package] = metadata.version(package)
         except metadata.PackageNotFoundError:
             versions[package] = "-"
-    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=HERE.parent)
-    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True)
     return {
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "commit": (head.stdout.strip() or "unknown") + (" with local changes" if dirty.stdout.strip() else ""),
+        "commit": code_version(HERE.parent),
         "cores": os.cpu_count(),
         "memory_gib": round(mem_kib / 2**20, 1),
         "cpu": cpu,

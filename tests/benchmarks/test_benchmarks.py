@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import subprocess
 import threading
 from datetime import date, timedelta
 from pathlib import Path
@@ -12,7 +13,7 @@ import pytest
 
 from benchmarks import measure, reference_duckdb, stages
 from benchmarks.generate import Inputs, Size, generate
-from benchmarks.run import _same_inputs
+from benchmarks.run import _same_inputs, code_version
 from cakupan.readers import read_bpjs_export
 from tasks.ingest import read_folder
 
@@ -192,3 +193,26 @@ def test_inputs_generated_again_are_the_same_inputs_and_other_inputs_are_not() -
     assert _same_inputs(earlier, earlier | {"seconds": 295.0, "generated_now": False})
     assert not _same_inputs(earlier, earlier | {"seed": 8})
     assert not _same_inputs(earlier, earlier | {"input_bytes": 8_000_001})
+
+
+def test_code_version_leaves_out_the_results_the_harness_writes(tmp_path: Path) -> None:
+    def git(*args: str) -> None:
+        subprocess.run(
+            ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false", *args],
+            cwd=tmp_path,
+            check=True,
+        )
+
+    (tmp_path / "benchmarks").mkdir()
+    for name in ("benchmarks/RESULTS.md", "benchmarks/results.json", "benchmarks/stages.py"):
+        (tmp_path / name).write_text("first\n")
+    git("init", "-q")
+    git("add", ".")
+    git("commit", "-qm", "first")
+
+    (tmp_path / "benchmarks/RESULTS.md").write_text("a run's table\n")
+    (tmp_path / "benchmarks/results.json").write_text("{}\n")
+    assert not code_version(tmp_path).endswith("with local changes")
+
+    (tmp_path / "benchmarks/stages.py").write_text("changed\n")
+    assert code_version(tmp_path).endswith("with local changes")
