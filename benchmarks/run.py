@@ -38,6 +38,7 @@ from typing import Any
 
 from benchmarks.generate import DEFAULT_SEED, RUN_DATE, SIZES, Inputs, bench_dir, ensure
 from benchmarks.stages import STAGES
+from flows.nightly import code_version
 
 HERE = Path(__file__).resolve().parent
 RESULTS_MD = HERE / "RESULTS.md"
@@ -422,14 +423,14 @@ def _needs(stage: str) -> set[str]:
 # ---------------------------------------------------------------------------------------------- report
 
 
-def code_version(root: Path) -> str:
-    """The commit checked out at ``root``, and whether its tracked files differ from it. RESULTS.md and results.json
-    do not count: a run of the harness writes them for the next, which measures the same code."""
-    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=root)
+def measured_code(root: Path) -> str:
+    """The commit checked out at ``root`` (``code_version``), and whether its tracked files differ from it.
+    RESULTS.md and results.json do not count: a run of the harness writes them for the next, which measures the same
+    code."""
     own = [f":(exclude){path.relative_to(HERE.parent)}" for path in (RESULTS_MD, RESULTS_JSON)]
     status = ["git", "status", "--porcelain", "--untracked-files=no", "--", ".", *own]
     dirty = subprocess.run(status, capture_output=True, text=True, cwd=root)
-    return (head.stdout.strip() or "unknown") + (" with local changes" if dirty.stdout.strip() else "")
+    return code_version(root) + (" with local changes" if dirty.stdout.strip() else "")
 
 
 def machine() -> dict[str, Any]:
@@ -452,7 +453,7 @@ def machine() -> dict[str, Any]:
             versions[package] = "-"
     return {
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "commit": code_version(HERE.parent),
+        "commit": measured_code(HERE.parent),
         "cores": os.cpu_count(),
         "memory_gib": round(mem_kib / 2**20, 1),
         "cpu": cpu,

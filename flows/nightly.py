@@ -56,14 +56,15 @@ from warehouse.lock import Holder, RunDateLock, hold_run_date
 from warehouse.store import connect
 
 
-def _code_version() -> str:
+def code_version(root: Path = Path(__file__).parent) -> str:
+    """The commit checked out at ``root``, as its short hash; "unknown" outside a git checkout or without git."""
     try:
         out = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"],
             capture_output=True,
             text=True,
             timeout=5,
-            cwd=Path(__file__).parent,
+            cwd=root,
         )
         return out.stdout.strip() or "unknown"
     except (OSError, subprocess.SubprocessError):
@@ -136,7 +137,7 @@ def nightly(
                 request.submissions,
                 request.export_file,
                 settings.rules.version,
-                _code_version(),
+                code_version(),
             )
             if published is not None:
                 message = (
@@ -318,7 +319,7 @@ def _process_date(request: RunRequest, settings: Settings, lock: RunDateLock) ->
                 "rows_read": validation.rows_read,
                 "persons": sum(reconciled.statuses.values()),
                 "inputs_sha256": ",".join(inputs),
-                "code_version": _code_version(),
+                "code_version": code_version(),
                 "rules_version": validation.rules_version,
                 "premium_rates_version": coverage.premium_rates_version,
             }

@@ -13,7 +13,7 @@ import pytest
 
 from benchmarks import measure, reference_duckdb, stages
 from benchmarks.generate import Inputs, Size, generate
-from benchmarks.run import _same_inputs, code_version
+from benchmarks.run import _same_inputs, measured_code
 from cakupan.readers import read_bpjs_export
 from tasks.ingest import read_folder
 
@@ -195,7 +195,7 @@ def test_inputs_generated_again_are_the_same_inputs_and_other_inputs_are_not() -
     assert not _same_inputs(earlier, earlier | {"input_bytes": 8_000_001})
 
 
-def test_code_version_leaves_out_the_results_the_harness_writes(tmp_path: Path) -> None:
+def test_measured_code_leaves_out_the_results_the_harness_writes(tmp_path: Path) -> None:
     def git(*args: str) -> None:
         subprocess.run(
             ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false", *args],
@@ -212,7 +212,7 @@ def test_code_version_leaves_out_the_results_the_harness_writes(tmp_path: Path) 
 
     (tmp_path / "benchmarks/RESULTS.md").write_text("a run's table\n")
     (tmp_path / "benchmarks/results.json").write_text("{}\n")
-    assert not code_version(tmp_path).endswith("with local changes")
+    assert not measured_code(tmp_path).endswith("with local changes")
 
     (tmp_path / "benchmarks/stages.py").write_text("changed\n")
-    assert code_version(tmp_path).endswith("with local changes")
+    assert measured_code(tmp_path).endswith("with local changes")
