@@ -347,8 +347,9 @@ def reconcile(
     # keys of every member several times.
     exact, missing, unclaimed = (f.lazy() for f in pl.collect_all(match_exact(persons, members, rules, decided)))
     confirmed = confirmed_near_pairs(decided, missing, unclaimed)
-    rest = match_near(missing, unclaimed, rules, decided, confirmed)
-    return finish(pl.concat([exact, rest], how="diagonal_relaxed"), persons.lazy().collect_schema().names()).collect()
+    noted = match_near(missing, unclaimed, rules, decided, confirmed).collect().lazy()
+    rows = pl.concat([exact, noted, unnoted(with_order_key(not_enrolled(missing)), noted)], how="diagonal_relaxed")
+    return finish(rows, persons.lazy().collect_schema().names()).collect()
 
 
 def with_name_key(persons: pl.LazyFrame) -> pl.LazyFrame:
@@ -458,8 +459,10 @@ def match_near(
     decided: pl.LazyFrame,
     confirmed: pl.LazyFrame,
 ) -> pl.LazyFrame:
-    """The rest of ``reconcile``: persons not found under their NIK (probable_match, a confirmed near match, or
-    not_enrolled) and regency-paid members on no list (enrolled_not_submitted).
+    """The rest of ``reconcile``: the persons not found under their NIK that the near pass notes something of
+    (probable_match, a confirmed near match, or not_enrolled for a reviewer's rejection), and regency-paid members
+    on no list (enrolled_not_submitted). The other persons of ``missing`` are ``not_enrolled`` with no evidence
+    (``unnoted``): most of them at national size, so they are not copied into these rows.
 
     Every near pair shares a birth date, so this runs per birth-date partition, given the members of a confirmed
     pair are placed with their person (see ``cakupan.partitions``).
@@ -502,8 +505,8 @@ def match_near(
     )
     notes = pl.concat([confirmed, near, rejected_near], how="diagonal_relaxed")
     has_member = pl.col("member_nik").is_not_null()
-    # The evidence is made on the noted persons alone (a few in a hundred) and then joined to all: names are
-    # compared only where there is a member, and the other persons' columns are gathered once.
+    # The evidence is made on the noted persons alone (a few in a hundred): names are compared only where there is
+    # a member, and the other persons' columns are gathered once.
     evidence = (
         notes.join(member_side, on="member_nik", how="left")
         .join(missing.select("nik", "nama", NAME_KEY), on="nik", how="left")
@@ -512,7 +515,7 @@ def match_near(
         )
         .drop("nama", NAME_KEY)
     )
-    near_rows = missing.join(evidence, on="nik", how="left").with_columns(
+    near_rows = missing.join(evidence, on="nik", how="inner").with_columns(
         pl.when(has_member & _CONFIRMED)
         .then(_STATE_STATUS_EXPR)
         .when(has_member)
@@ -567,6 +570,24 @@ def with_order_key(rows: Frame) -> Frame:
     """``rows`` (with their status) and ``ORDER_KEY``: a partitioned run's halves carry it, so the rows can be
     written in ``RESULT_ORDER`` a range of it at a time, each range read by comparing integers."""
     return rows.with_columns(RESULT_ORDER[0].alias(ORDER_KEY))
+
+
+def not_enrolled(missing: Frame) -> Frame:
+    """Persons not found under their NIK as ``not_enrolled``, with no evidence: what they are unless ``match_near``
+    notes something of them."""
+    return missing.with_columns(pl.lit("not_enrolled", STATUS).alias("status"), pl.lit("none").alias("match_method"))
+
+
+def unnoted(missing: pl.LazyFrame, noted: pl.LazyFrame) -> pl.LazyFrame:
+    """The rows of ``missing`` (persons not found under their NIK, as ``with_order_key(not_enrolled(...))`` makes
+    them) whose person has no row among ``noted`` (``match_near``'s rows, or their ``nik`` alone).
+
+    Joined on the order key each would have as not_enrolled, which the rows carry: an integer, and a filter on the
+    key reaches the scan of ``missing`` below the join, so that a partitioned run writing its result a range of
+    keys at a time looks up each person once (a filter by lookup was worked out on every row for every range).
+    """
+    keys = with_order_key(not_enrolled(noted.select("nik"))).select(ORDER_KEY)
+    return missing.join(keys, on=ORDER_KEY, how="anti")
 
 
 def result_rows(rows: pl.LazyFrame, person_columns: list[str], *carried: str) -> pl.LazyFrame:

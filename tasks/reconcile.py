@@ -36,10 +36,12 @@ from cakupan.reconcile import (
     match_near,
     member_states,
     near_pass,
+    not_enrolled,
     resolve_member_duplicates,
     result_rows,
     reviewed_members,
     unclaimed_members,
+    unnoted,
     with_order_key,
 )
 from cakupan.rules import prepare_members
@@ -49,7 +51,7 @@ from expectations.combine import combine_results
 from expectations.gx import FAILURES_SCHEMA, SuiteResult, validate
 from tasks.processes import in_own_process
 from tasks.summaries import ExportSummary, ReconcileSummary, RunPaths, ValidationSummary
-from warehouse.parquet import Order, partition_dir, write_partition
+from warehouse.parquet import Order, partition_dir, same_columns, write_partition
 
 ANALYST_COLUMNS = (
     "person_key",
@@ -174,8 +176,9 @@ def match_exact_partition(
     # The partition is in memory already: the streaming engine's morsels would only add to the cost here.
     exact_rows, missing_rows = pl.collect_all([exact, missing], engine="in-memory")
     write_part(with_order_key(exact_rows), work / "exact", index)
+    # As not_enrolled, with their key: what most of them stay, read from here by the finish (``matched_rows``).
     write_pieces(
-        missing_rows,
+        with_order_key(not_enrolled(missing_rows)),
         birth_date_partition(pl.col("birth_date"), near_partitions),
         near_partitions,
         work / "near_missing",
@@ -225,9 +228,11 @@ def route_near_matches(work: UPath, members: UPath, near_partitions: int, decide
 
 @task(name="match-near", cache_policy=NO_CACHE)
 def match_near_partition(work: UPath, index: int, rules: Rules, decided: pl.DataFrame, confirmed: pl.DataFrame) -> None:
-    """Near matching and the unlisted regency-paid members in one birth-date partition."""
+    """Near matching and the unlisted regency-paid members in one birth-date partition: writes the rows of the
+    persons it notes something of and of the unlisted members (``match_near``)."""
     unclaimed = scan_part(work / "near_unclaimed", index).drop("_near")
-    rest = match_near(scan_part(work / "near_missing", index), unclaimed, rules, decided.lazy(), confirmed.lazy())
+    missing = scan_part(work / "near_missing", index).drop("status", "match_method", ORDER_KEY)
+    rest = match_near(missing, unclaimed, rules, decided.lazy(), confirmed.lazy())
     # A partition's rows fit in memory, and the in-memory engine runs this query of many small joins in a quarter
     # of the streaming engine's time.
     write_part(with_order_key(rest).collect(engine="in-memory"), work / "near", index)
@@ -260,14 +265,28 @@ def reconcile_persons(
     return ReconcileSummary(statuses=statuses, persons=paths.staging / "restricted")
 
 
-def matched_persons(persons: UPath, work: UPath, secret: bytes) -> pl.LazyFrame:
-    """The rows of the matched partitions in ``work`` as the result's, with each person's person_key and
-    ``ORDER_KEY`` (unsorted: written in ``PERSONS_ORDER``, which leaves the key out)."""
-    rows = pl.concat([scan_all(work / "exact"), scan_all(work / "near")], how="diagonal_relaxed")
+def matched_rows(work: UPath) -> list[pl.LazyFrame]:
+    """The rows of the matched partitions in ``work``, with ``ORDER_KEY``, as three parts with the same columns:
+    the persons found under their NIK, the near pass's rows, and the persons not found that it noted nothing of
+    (read from near_missing, not_enrolled). Parts, not their union: a sorted write reads a part only for the runs
+    of keys it holds rows of (``sorted_runs``)."""
+    near = scan_all(work / "near")
+    # A few in a hundred of the persons not found: looked up once per person (``unnoted``), so collected once.
+    noted = near.filter(pl.col("status") != "enrolled_not_submitted").select("nik").collect()
+    missing = unnoted(scan_all(work / "near_missing"), noted.lazy())
+    return same_columns([scan_all(work / "exact"), near, missing])
+
+
+def matched_persons(persons: UPath, work: UPath, secret: bytes) -> list[pl.LazyFrame]:
+    """The parts of ``matched_rows`` as the result's, with each person's person_key and ``ORDER_KEY`` (unsorted:
+    written in ``PERSONS_ORDER``, which leaves the key out)."""
     person_columns = scan_all(persons).collect_schema().names()
-    return result_rows(rows, person_columns, ORDER_KEY).with_columns(
-        person_key_of(pl.col("nik"), secret).alias("person_key")
-    )
+    return [
+        result_rows(part, person_columns, ORDER_KEY).with_columns(
+            person_key_of(pl.col("nik"), secret).alias("person_key")
+        )
+        for part in matched_rows(work)
+    ]
 
 
 def analyst_rows(persons: pl.LazyFrame) -> pl.LazyFrame:

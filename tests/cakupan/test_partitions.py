@@ -27,6 +27,7 @@ from tasks.reconcile import (
     match_exact_partition,
     match_near_partition,
     matched_persons,
+    matched_rows,
     route_near_matches,
 )
 from tests.cakupan.test_reconcile import RULES, decisions, members, persons
@@ -108,8 +109,7 @@ def reconcile_in_partitions(
     confirmed = route_near_matches.fn(work, members_folder, near, decided)
     for index in range(near):
         match_near_partition.fn(work, index, RULES, decided, confirmed)
-    rows = pl.concat([scan_all(work / "exact"), scan_all(work / "near")], how="diagonal_relaxed")
-    return finish(rows, listed.columns).collect()
+    return finish(pl.concat(matched_rows(work)), listed.columns).collect()
 
 
 def mixed_case() -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
@@ -173,19 +173,27 @@ def test_partitioned_reconciliation_equals_one_pass(partitions: int, near: int |
 def test_the_halves_carry_the_order_key_so_a_run_is_read_alone_and_the_key_is_not_published(tmp_path: Path) -> None:
     listed, export, decided = mixed_case()
     reconcile_in_partitions(listed, export, decided, 2, tmp_path)
-    for half in ("exact", "near"):
+    for half in ("exact", "near", "near_missing"):
         assert scan_all(tmp_path / half).collect_schema()["status"] == STATUS
         keyed = scan_all(tmp_path / half).select(ORDER_KEY, RESULT_ORDER[0].alias("expected")).collect()
         assert keyed[ORDER_KEY].equals(keyed["expected"], check_names=False)
+    # The near pass writes only the persons it notes something of: Dewi Lestari, with no near member, is read
+    # from near_missing alone, as not_enrolled.
+    dewi = pl.col("nik") == "6203014101850002"
+    assert scan_all(tmp_path / "near").filter(dewi).collect().is_empty()
+    assert scan_all(tmp_path / "near_missing").filter(dewi).select("status").collect().item() == "not_enrolled"
     # sink_sorted reads the persons a run of order keys at a time: the filter must reach the files' scans (a cast
-    # above them kept it out, and each run read every row).
-    rows = matched_persons(tmp_path / "persons", tmp_path, b"key")
+    # above them kept it out, and each run read every row), near_missing's below the join that leaves out the
+    # persons the near pass wrote, so that each is looked up in one run only.
+    parts = matched_persons(tmp_path / "persons", tmp_path, b"key")
+    assert len({str(part.collect_schema()) for part in parts}) == 1  # exact, near, near_missing: one set of columns
     active_6203 = pl.Series([STATUSES.index("active") * 10**4 + 6203], dtype=pl.UInt64)
-    run = rows.filter(PERSONS_ORDER.chunk.is_in(active_6203.implode()))
-    assert run.explain().count(f'SELECTION: ((col("{ORDER_KEY}")') == 2
-    assert run.collect()["nik"].sort().to_list() == ["6203010808700005", "6203011705800003"]
+    runs = [part.filter(PERSONS_ORDER.chunk.is_in(active_6203.implode())) for part in parts]
+    assert [run.explain().count(f'SELECTION: ((col("{ORDER_KEY}")') for run in runs] == [1, 1, 1]
+    assert pl.concat(runs).collect()["nik"].sort().to_list() == ["6203010808700005", "6203011705800003"]
     written = pl.read_parquet(
-        write_partition(rows, tmp_path / "out", "persons", date(2026, 11, 27), order=PERSONS_ORDER)
+        write_partition(parts, tmp_path / "out", "persons", date(2026, 11, 27), order=PERSONS_ORDER)
     )
     assert ORDER_KEY not in written.columns
-    assert written.columns == rows.drop(ORDER_KEY).collect_schema().names()
+    assert written.columns == parts[0].drop(ORDER_KEY).collect_schema().names()
+    assert written.height == len(listed) + 1

@@ -8,6 +8,7 @@ from warehouse.parquet import (
     Order,
     partition_dir,
     recover_interrupted_swaps,
+    same_columns,
     sink_sorted,
     sorted_runs,
     staged_outputs,
@@ -178,6 +179,33 @@ def test_chunks_are_held_one_at_a_time() -> None:
     runs = list(sorted_runs(PERSONS.lazy(), BY_STATUS, max_rows=3))
     assert [run.height for run in runs] == [1, 3, 3]
     assert pl.concat(runs).equals(PERSONS.sort("status", "nik"))
+
+
+def test_parts_are_written_as_their_union_and_each_is_read_only_for_the_runs_it_holds_rows_of(tmp_path: Path) -> None:
+    reads: list[str] = []
+
+    def part(rows: pl.DataFrame, name: str) -> pl.LazyFrame:
+        def read(batch: pl.DataFrame) -> pl.DataFrame:
+            reads.append(name)
+            return batch
+
+        return rows.lazy().map_batches(read, schema=rows.schema, streamable=False)
+
+    active_or_null = pl.col("status").is_null() | (pl.col("status") == "active")
+    parts = [part(PERSONS.filter(active_or_null), "a"), part(PERSONS.filter(~active_or_null), "b")]
+    sink_sorted(parts, tmp_path / "persons.parquet", BY_STATUS, max_rows=3)
+    assert pl.read_parquet(tmp_path / "persons.parquet").equals(PERSONS.sort("status", "nik"))
+    # Each part is read once to count its rows, then for its own runs only: null and active (a), lapsed and
+    # not_enrolled (b).
+    assert sorted(reads) == ["a", "a", "a", "b", "b"]
+
+
+def test_parts_get_the_columns_of_their_union() -> None:
+    found = pl.LazyFrame({"nik": ["1"], "kpj": ["10000000001"], "status": ["active"]})
+    missing = pl.LazyFrame({"status": ["not_enrolled"], "nik": ["2"]})
+    parts = same_columns([found, missing])
+    assert [p.collect_schema() for p in parts] == [found.collect_schema()] * 2
+    assert pl.concat(parts).collect().rows() == [("1", "10000000001", "active"), ("2", None, "not_enrolled")]
 
 
 # The first key (a NIK's length) orders as both keys do wherever it differs; ties are left to the NIK.
