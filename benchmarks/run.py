@@ -371,7 +371,7 @@ def run_size(size_name: str, settings: Settings, progress: Any) -> dict[str, Any
                 outcome = f"{took}{sample.wall_seconds:.1f} s wall, {sample.tree_peak_rss_mib:,.0f} MiB"
                 progress(f"{size_name} {key} #{i + 1}/{runs}: {outcome if sample.ok else sample.error}")
         for key, taken in samples.items():
-            measurements[key] = {**_median(taken), "samples": [asdict(s) for s in taken]}
+            measurements[key] = {**_median(taken), "samples": [asdict(s) for s in taken], "commit": entry["commit"]}
 
     def process(kind: str, name: str) -> tuple[str, Any]:
         return f"{kind}:{name}", lambda logs: measure(kind, name, size_name, settings, logs)
@@ -623,8 +623,8 @@ def _size_section(size: str, entry: dict[str, Any]) -> list[str]:
         "",
         f"Inputs: {inputs['files']:,} village files of {inputs['villages']:,} villages, "
         f"{inputs['input_bytes'] / 1e6:,.0f} MB, generated in {inputs['seconds']} s (seed {inputs['seed']}). "
-        f"Medians of {entry['runs']} run(s) per measurement, each in a fresh process; this size took "
-        f"{entry.get('seconds', 0):,.0f} s to measure, on code {entry.get('commit', '?')}. {_load_note(ms)}",
+        f"Medians of {entry['runs']} run(s) per measurement, each in a fresh process; {_measured_how(entry)}. "
+        f"{_load_note(ms)}",
         "",
         "| stage | in-process | its CPU | process wall | peak RSS MiB | I/O floor | stage / floor "
         "| slowest phases (s) |",
@@ -710,6 +710,15 @@ def _size_section(size: str, entry: dict[str, Any]) -> list[str]:
             lines += ["", "| part of the run | seconds |", "|---|---|"]
             lines += [f"| {k} | {v:,.2f} |" for k, v in warm["phases"].items() if v is not None]
     return [*lines, ""]
+
+
+def _measured_how(entry: dict[str, Any]) -> str:
+    """How long this size's measurements took, and on which code: a size's table may merge runs of the harness
+    (``BENCH_ONLY``), so both are taken from the measurements it shows, not from the last run."""
+    ms = entry["measurements"].values()
+    seconds = sum(sample["wall_seconds"] for m in ms for sample in m.get("samples", []))
+    commits = sorted({m.get("commit") or entry.get("commit", "?") for m in ms}) or [entry.get("commit", "?")]
+    return f"its measurements took {seconds:,.0f} s, on code {' and '.join(commits)}"
 
 
 def _load_note(ms: dict[str, Any]) -> str:
@@ -810,7 +819,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         if earlier and set(settings.groups) != set(GROUPS) and _same_inputs(earlier["inputs"], entry["inputs"]):
             # Some groups only, on the same inputs: the other groups' earlier measurements stand.
             entry["measurements"] = {**earlier["measurements"], **entry["measurements"]}
-            entry["seconds"] = earlier.get("seconds", 0) + entry["seconds"]
         result["sizes"][size] = entry
         result["machine"] = machine()
         write_report(result)

@@ -7,13 +7,14 @@ import subprocess
 import threading
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
 
 from benchmarks import measure, reference_duckdb, stages
 from benchmarks.generate import Inputs, Size, generate
-from benchmarks.run import _same_inputs, measured_code
+from benchmarks.run import _measured_how, _same_inputs, measured_code
 from cakupan.readers import read_bpjs_export
 from tasks.ingest import read_folder
 
@@ -216,3 +217,17 @@ def test_measured_code_leaves_out_the_results_the_harness_writes(tmp_path: Path)
 
     (tmp_path / "benchmarks/stages.py").write_text("changed\n")
     assert measured_code(tmp_path).endswith("with local changes")
+
+
+def test_a_size_says_what_its_measurements_took_and_on_which_code_when_runs_are_merged() -> None:
+    def measured(commit: str, *walls: float) -> dict[str, Any]:
+        return {"commit": commit, "samples": [{"wall_seconds": wall} for wall in walls]}
+
+    one_run = {"commit": "abc1234", "measurements": {"stage:read": measured("abc1234", 10.0, 12.0)}}
+    assert _measured_how(one_run) == "its measurements took 22 s, on code abc1234"
+    # A later run measured one stage again on other code: the stage's earlier samples are not counted.
+    merged = {
+        "commit": "def5678",
+        "measurements": {"stage:read": measured("abc1234", 10.0), "stage:reconcile": measured("def5678", 40.0, 41.0)},
+    }
+    assert _measured_how(merged) == "its measurements took 91 s, on code abc1234 and def5678"
