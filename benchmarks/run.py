@@ -623,7 +623,7 @@ def _size_section(size: str, entry: dict[str, Any]) -> list[str]:
         "",
         f"Inputs: {inputs['files']:,} village files of {inputs['villages']:,} villages, "
         f"{inputs['input_bytes'] / 1e6:,.0f} MB, generated in {inputs['seconds']} s (seed {inputs['seed']}). "
-        f"Medians of {entry['runs']} run(s) per measurement, each in a fresh process; {_measured_how(entry)}. "
+        f"Medians of {_runs_of(entry)} run(s) per measurement, each in a fresh process; {_measured_how(entry)}. "
         f"{_load_note(ms)}",
         "",
         "| stage | in-process | its CPU | process wall | peak RSS MiB | I/O floor | stage / floor "
@@ -719,6 +719,12 @@ def _measured_how(entry: dict[str, Any]) -> str:
     seconds = sum(sample["wall_seconds"] for m in ms for sample in m.get("samples", []))
     commits = sorted({m.get("commit") or entry.get("commit", "?") for m in ms}) or [entry.get("commit", "?")]
     return f"its measurements took {seconds:,.0f} s, on code {' and '.join(commits)}"
+
+
+def _runs_of(entry: dict[str, Any]) -> str:
+    """The runs of this size's measurements: merged harness runs may have taken different numbers."""
+    runs = sorted({m.get("runs", entry["runs"]) for m in entry["measurements"].values()}) or [entry["runs"]]
+    return str(runs[0]) if len(runs) == 1 else f"{runs[0]} to {runs[-1]}"
 
 
 def _load_note(ms: dict[str, Any]) -> str:

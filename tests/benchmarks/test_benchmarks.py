@@ -14,7 +14,7 @@ import pytest
 
 from benchmarks import measure, reference_duckdb, stages
 from benchmarks.generate import Inputs, Size, generate
-from benchmarks.run import _measured_how, _same_inputs, measured_code
+from benchmarks.run import _measured_how, _runs_of, _same_inputs, measured_code
 from cakupan.readers import read_bpjs_export
 from tasks.ingest import read_folder
 
@@ -231,3 +231,6 @@ def test_a_size_says_what_its_measurements_took_and_on_which_code_when_runs_are_
         "measurements": {"stage:read": measured("abc1234", 10.0), "stage:reconcile": measured("def5678", 40.0, 41.0)},
     }
     assert _measured_how(merged) == "its measurements took 91 s, on code abc1234 and def5678"
+    merged["runs"], merged["measurements"]["stage:read"]["runs"] = 3, 1
+    merged["measurements"]["stage:reconcile"]["runs"] = 3
+    assert _runs_of(merged) == "1 to 3"

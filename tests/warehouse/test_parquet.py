@@ -198,6 +198,8 @@ def test_parts_are_written_as_their_union_and_each_is_read_only_for_the_runs_it_
     # Each part is read once to count its rows, then for its own runs only: null and active (a), lapsed and
     # not_enrolled (b).
     assert sorted(reads) == ["a", "a", "a", "b", "b"]
+    with pytest.raises(ValueError, match="give the order"):
+        write_partition(parts, tmp_path, "persons", date(2026, 11, 27))
 
 
 def test_parts_get_the_columns_of_their_union() -> None:
