@@ -584,7 +584,8 @@ def unnoted(missing: pl.LazyFrame, noted: pl.LazyFrame) -> pl.LazyFrame:
 
     Joined on the order key each would have as not_enrolled, which the rows carry: an integer, and a filter on the
     key reaches the scan of ``missing`` below the join, so that a partitioned run writing its result a range of
-    keys at a time looks up each person once (a filter by lookup was worked out on every row for every range).
+    keys at a time looks up each person once (a filter by lookup was worked out on every row for every range). The
+    key tells persons apart by their 16-digit NIKs, the only ones the suites let through (``RESULT_ORDER``).
     """
     keys = with_order_key(not_enrolled(noted.select("nik"))).select(ORDER_KEY)
     return missing.join(keys, on=ORDER_KEY, how="anti")
