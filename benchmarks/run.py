@@ -340,7 +340,6 @@ def _median(samples: list[Sample]) -> dict[str, Any]:
 def run_size(size_name: str, settings: Settings, progress: Any) -> dict[str, Any]:
     size = SIZES[size_name]
     runs = settings.runs.get(size_name, 1)
-    began = time.perf_counter()
     inputs, manifest, fresh = ensure(size, settings.seed)
     progress(f"{size_name}: inputs {'generated' if fresh else 'reused'} ({manifest['files']:,} files)")
     work = inputs.root / "work"
@@ -411,7 +410,6 @@ def run_size(size_name: str, settings: Settings, progress: Any) -> dict[str, Any
         together(
             ("run:warm_home", lambda logs: measure_run(size_name, inputs, settings, logs, scratch, warm_home=True))
         )
-    entry["seconds"] = round(time.perf_counter() - began, 1)
     return entry
 
 
@@ -717,13 +715,13 @@ def _measured_how(entry: dict[str, Any]) -> str:
     (``BENCH_ONLY``), so both are taken from the measurements it shows, not from the last run."""
     ms = entry["measurements"].values()
     seconds = sum(sample["wall_seconds"] for m in ms for sample in m.get("samples", []))
-    commits = sorted({m.get("commit") or entry.get("commit", "?") for m in ms}) or [entry.get("commit", "?")]
+    commits = sorted({m["commit"] for m in ms}) or [entry["commit"]]
     return f"its measurements took {seconds:,.0f} s, on code {' and '.join(commits)}"
 
 
 def _runs_of(entry: dict[str, Any]) -> str:
     """The runs of this size's measurements: merged harness runs may have taken different numbers."""
-    runs = sorted({m.get("runs", entry["runs"]) for m in entry["measurements"].values()}) or [entry["runs"]]
+    runs = sorted({m["runs"] for m in entry["measurements"].values()}) or [entry["runs"]]
     return str(runs[0]) if len(runs) == 1 else f"{runs[0]} to {runs[-1]}"
 
 

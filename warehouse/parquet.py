@@ -67,18 +67,15 @@ def write_partition(
     folder = partition_dir(root, dataset, run_date)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "part-0.parquet"
-    if not isinstance(frame, pl.DataFrame | pl.LazyFrame):
-        if order is None:
-            raise ValueError("parts of a frame are written sorted only: give the order")
-        sink_sorted([part.drop("run_date", strict=False) for part in frame], path, order)
-        return path
-    frame = frame.drop("run_date", strict=False)
     if order is not None:
-        sink_sorted(frame.lazy(), path, order)
+        parts = _parts(frame.lazy() if isinstance(frame, pl.DataFrame) else frame)
+        sink_sorted([part.drop("run_date", strict=False) for part in parts], path, order)
     elif isinstance(frame, pl.LazyFrame):
-        frame.sink_parquet(path, **PUBLISHED_PARQUET)
+        frame.drop("run_date", strict=False).sink_parquet(path, **PUBLISHED_PARQUET)
+    elif isinstance(frame, pl.DataFrame):
+        frame.drop("run_date", strict=False).write_parquet(path, **PUBLISHED_PARQUET)
     else:
-        frame.write_parquet(path, **PUBLISHED_PARQUET)
+        raise ValueError("parts of a frame are written sorted only: give the order")
     return path
 
 
@@ -150,11 +147,12 @@ def sorted_runs(frame: Rows, order: Order, max_rows: int | None = None) -> Itera
     # Each run is read by the streaming engine, then sorted as a frame: the streaming engine's sort took half as
     # long again, and the in-memory engine read the whole frame to filter one run out of it.
     for values in runs:
-        in_run = chunk.is_in(values.implode(), nulls_equal=True)
+        wanted = values.implode()
+        in_run = chunk.is_in(wanted, nulls_equal=True)
         reads = [
             part.filter(in_run)
             for part, its in zip(parts, held_by, strict=True)
-            if its["chunk"].is_in(values.implode(), nulls_equal=True).any()
+            if its["chunk"].is_in(wanted, nulls_equal=True).any()
         ]
         yield _sort(pl.concat(reads or [parts[0].filter(in_run)]).collect(engine="streaming"), order)
 
