@@ -567,7 +567,8 @@ def _csv_grid(data: bytes, layout: _Layout) -> _Grid | str:
     header = ["" if cell is None else cell for cell in table.row(0)]
     below = ["" if cell is None else cell for cell in table.row(1)] if table.height > 1 else None
     header, mapping, size = _header_rows(header, below, _map_headers(header, layout.index), layout)
-    cells = table.slice(size).rename({name: f"_c{position}" for position, name in enumerate(table.columns)})
+    cells = table.slice(size)
+    cells.columns = [f"_c{position}" for position in range(cells.width)]  # named in place: no query per file
     return _Grid(header, mapping, cells, at + size + 1, {}, None)
 
 
@@ -656,11 +657,10 @@ def _json_member(value: pl.Expr, key: str) -> pl.Expr:
 def _table(grid: _Grid, layout: _Layout) -> RawTable:
     height = grid.cells.height
     cell_names = [f"_c{position}" for position in range(grid.cells.width)]
-    flags = {
-        f"_num_{name}": grid.from_number.get(name, pl.repeat(False, height, dtype=pl.Boolean, eager=True))
-        for name in layout.from_number
-    }
-    errors = grid.row_errors if grid.row_errors is not None else pl.repeat(None, height, dtype=pl.String, eager=True)
+    # One query per step, not per column: a regency's files are hundreds of small frames, where each query's own
+    # cost outweighs its rows.
+    flags = {f"_num_{name}": grid.from_number.get(name, pl.lit(False)) for name in layout.from_number}
+    errors = grid.row_errors if grid.row_errors is not None else pl.lit(None, dtype=pl.String)
     cells = (
         grid.cells.with_columns(
             values.cell_text(pl.col(cell_names)),
