@@ -674,7 +674,8 @@ def _table(grid: _Grid, layout: _Layout) -> RawTable:
 
     # Only unknown columns holding a value go into `extra`: a sheet's used range often runs far to the right.
     # Keys are given over all unknown columns, so a column's key does not depend on whether another holds a value.
-    filled = cells.select(pl.col(cell_names).is_not_null().any()).row(0) if cell_names else ()
+    # A column's count of nulls is kept with it: read without a query.
+    filled = [cells.get_column(name).null_count() < cells.height for name in cell_names]
     keys = _extra_keys(grid.header, [position for position in range(len(filled)) if position not in grid.mapping])
     rows = _canonical_rows(cells, grid.mapping, {p: k for p, k in keys.items() if filled[p]}, layout)
     headers = {name: grid.header[position] for position, name in grid.mapping.items()}

@@ -181,6 +181,18 @@ def test_any_folder_is_validated_without_crashing_and_without_losing_a_row(sent:
         assert not unreadable & set(rows["file_id"])
 
 
+def test_each_row_keeps_the_file_it_came_from_past_files_without_rows(tmp_path: Path) -> None:
+    header = "NIK,Nama,Tanggal Lahir\n"
+    (tmp_path / "a.csv").write_text(header + "6203010101900001,Ani,01-01-1990\n6203010101900002,Budi,01-01-1990\n")
+    (tmp_path / "b.csv").write_text(header)  # a header and no one under it
+    (tmp_path / "c.pdf").write_bytes(b"%PDF-1.4")  # not a list at all
+    (tmp_path / "d.csv").write_text(header + "6203010101900004,Dewi,01-01-1990\n")
+    files, rows = read_folder(tmp_path, "Asia/Jakarta")
+    by_file = rows.join(files.select("file_id", "source_file"), on="file_id").select("source_file", "nama")
+    assert by_file.rows() == [("a.csv", "Ani"), ("a.csv", "Budi"), ("d.csv", "Dewi")]
+    assert rows["file_id"].dtype == pl.Int64
+
+
 @pytest.mark.parametrize(
     ("files", "workers", "sizes"),
     [
