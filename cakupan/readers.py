@@ -657,8 +657,8 @@ def _json_member(value: pl.Expr, key: str) -> pl.Expr:
 def _table(grid: _Grid, layout: _Layout) -> RawTable:
     height = grid.cells.height
     cell_names = [f"_c{position}" for position in range(grid.cells.width)]
-    # One query per step, not per column: a regency's files are hundreds of small frames, where each query's own
-    # cost outweighs its rows.
+    # Literals, not columns each made by a query: a regency's files are hundreds of small frames, where a query's
+    # own cost outweighs its rows.
     flags = {f"_num_{name}": grid.from_number.get(name, pl.lit(False)) for name in layout.from_number}
     errors = grid.row_errors if grid.row_errors is not None else pl.lit(None, dtype=pl.String)
     cells = (

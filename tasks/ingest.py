@@ -80,18 +80,16 @@ def read_files(
         if table is not None and table.rows.height:
             row_frames.append(table.rows)
             read_ids.append(file_id)
+    found = pl.DataFrame(file_records, schema=FILES_SCHEMA)
     if not row_frames:
-        return pl.DataFrame(file_records, schema=FILES_SCHEMA), empty_submission_rows().with_columns(
-            pl.lit(None, pl.Int64).alias("file_id")
-        )
+        return found, empty_submission_rows().with_columns(pl.lit(None, pl.Int64).alias("file_id"))
     # Numbered once for all the files: a query per file cost more than its rows (a national inbox has 85,000).
     counts = pl.DataFrame(
         {"file_id": read_ids, "rows": [frame.height for frame in row_frames]},
         schema={"file_id": pl.Int64, "rows": pl.UInt32},
     )
     file_ids = counts.select(pl.col("file_id").repeat_by("rows").explode()).to_series()
-    rows = pl.concat(row_frames, how="diagonal_relaxed").with_columns(file_ids)
-    return pl.DataFrame(file_records, schema=FILES_SCHEMA), rows
+    return found, pl.concat(row_frames, how="diagonal_relaxed").with_columns(file_ids)
 
 
 def read_folder(submissions: Path, timezone: str) -> tuple[pl.DataFrame, pl.DataFrame]:
