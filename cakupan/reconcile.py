@@ -348,7 +348,7 @@ def reconcile(
     exact, missing, unclaimed = (f.lazy() for f in pl.collect_all(match_exact(persons, members, rules, decided)))
     confirmed = confirmed_near_pairs(decided, missing, unclaimed)
     noted = match_near(missing, unclaimed, rules, decided, confirmed).collect().lazy()
-    rows = pl.concat([exact, noted, unnoted(with_order_key(not_enrolled(missing)), noted)], how="diagonal_relaxed")
+    rows = pl.concat([exact, noted, unnoted(not_enrolled(missing), noted)], how="diagonal_relaxed")
     return finish(rows, persons.lazy().collect_schema().names()).collect()
 
 
@@ -573,21 +573,25 @@ def with_order_key(rows: Frame) -> Frame:
 
 
 def not_enrolled(missing: Frame) -> Frame:
-    """Persons not found under their NIK as ``not_enrolled``, with no evidence: what they are unless ``match_near``
-    notes something of them."""
-    return missing.with_columns(pl.lit("not_enrolled", STATUS).alias("status"), pl.lit("none").alias("match_method"))
+    """Persons not found under their NIK as ``not_enrolled``, with no evidence and with ``ORDER_KEY``: what they
+    are unless ``match_near`` notes something of them."""
+    return with_order_key(
+        missing.with_columns(pl.lit("not_enrolled", STATUS).alias("status"), pl.lit("none").alias("match_method"))
+    )
 
 
 def unnoted(missing: pl.LazyFrame, noted: pl.LazyFrame) -> pl.LazyFrame:
-    """The rows of ``missing`` (persons not found under their NIK, as ``with_order_key(not_enrolled(...))`` makes
-    them) whose person has no row among ``noted`` (``match_near``'s rows, or their ``nik`` alone).
+    """The rows of ``missing`` (persons not found under their NIK, as ``not_enrolled`` makes them) whose person has
+    no row among ``noted`` (``match_near``'s rows, or their ``nik`` and ``status``). Its unlisted members are left
+    out of the lookup: none has a listed NIK, and at national size they are most of ``noted``.
 
     Joined on the order key each would have as not_enrolled, which the rows carry: an integer, and a filter on the
     key reaches the scan of ``missing`` below the join, so that a partitioned run writing its result a range of
     keys at a time looks up each person once (a filter by lookup was worked out on every row for every range). The
     key tells persons apart by their 16-digit NIKs, the only ones the suites let through (``RESULT_ORDER``).
     """
-    keys = with_order_key(not_enrolled(noted.select("nik"))).select(ORDER_KEY)
+    persons = noted.filter(pl.col("status") != "enrolled_not_submitted").select("nik")
+    keys = not_enrolled(persons).select(ORDER_KEY)
     return missing.join(keys, on=ORDER_KEY, how="anti")
 
 

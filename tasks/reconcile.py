@@ -178,7 +178,7 @@ def match_exact_partition(
     write_part(with_order_key(exact_rows), work / "exact", index)
     # As not_enrolled, with their key: what most of them stay, read from here by the finish (``matched_rows``).
     write_pieces(
-        with_order_key(not_enrolled(missing_rows)),
+        not_enrolled(missing_rows),
         birth_date_partition(pl.col("birth_date"), near_partitions),
         near_partitions,
         work / "near_missing",
@@ -271,8 +271,8 @@ def matched_rows(work: UPath) -> list[pl.LazyFrame]:
     (read from near_missing, not_enrolled). Parts, not their union: a sorted write reads a part only for the runs
     of keys it holds rows of (``sorted_runs``)."""
     near = scan_all(work / "near")
-    # A few in a hundred of the persons not found: looked up once per person (``unnoted``), so collected once.
-    noted = near.filter(pl.col("status") != "enrolled_not_submitted").select("nik").collect()
+    # Looked up by every run that reads near_missing (``unnoted``), so collected once.
+    noted = near.select("nik", "status").collect()
     missing = unnoted(scan_all(work / "near_missing"), noted.lazy())
     return same_columns([scan_all(work / "exact"), near, missing])
 

@@ -154,6 +154,7 @@ def sorted_runs(frame: Rows, order: Order, max_rows: int | None = None) -> Itera
             for part, its in zip(parts, held_by, strict=True)
             if its["chunk"].is_in(wanted, nulls_equal=True).any()
         ]
+        # No part holds a row only when there are no rows at all: one empty run, with the columns.
         yield _sort(pl.concat(reads or [parts[0].filter(in_run)]).collect(engine="streaming"), order)
 
 
