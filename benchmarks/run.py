@@ -195,14 +195,18 @@ def _child_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def measure(kind: str, name: str, size: str, settings: Settings, logs: Path) -> Sample:
-    """One fresh `python -m benchmarks.measure` process."""
+def measure(kind: str, name: str, size: str, settings: Settings, logs: Path, **env: str) -> Sample:
+    """One fresh `python -m benchmarks.measure` process (``env``: variables to set in it)."""
     tag = f"{kind}-{name.replace(':', '-')}"
     result = logs / f"{tag}.json"
     result.unlink(missing_ok=True)
     command = [sys.executable, "-m", "benchmarks.measure", kind, name, "--size", size, "--result", str(result)]
     sample, _ = spawn(
-        command, env=_child_env(), log=logs / f"{tag}.log", timeout=settings.timeout, memory_cap=settings.memory_cap
+        command,
+        env=_child_env(**env),
+        log=logs / f"{tag}.log",
+        timeout=settings.timeout,
+        memory_cap=settings.memory_cap,
     )
     if sample.ok and result.is_file():
         inside = json.loads(result.read_text())
@@ -250,6 +254,12 @@ def split_run_log(text: str, started_epoch: float, wall: float) -> dict[str, flo
         phases["start-up: temporary Prefect server"] = flow - (server or 0.0)
         phases["flow, to process exit"] = wall - flow
     return {**phases, **tasks}
+
+
+def probe_speed(size: str, settings: Settings, logs: Path) -> dict[str, float] | None:
+    """The one-core speed probe (``benchmarks.measure.speed_probe``) in a fresh process; None if it failed."""
+    sample = measure("probe", "speed", size, settings, logs, POLARS_MAX_THREADS="1")
+    return sample.info if sample.ok else None
 
 
 def measure_run(
@@ -360,6 +370,7 @@ def run_size(size_name: str, settings: Settings, progress: Any) -> dict[str, Any
     def together(*pairs: tuple[str, Any]) -> None:
         """Each measurement ``runs`` times, round-robin: what is compared sees the machine in the same state."""
         samples: dict[str, list[Sample]] = {key: [] for key, _ in pairs}
+        before = probe_speed(size_name, settings, logs / "probe" / pairs[0][0].replace(":", "-") / "before")
         for i in range(runs):
             for key, one in pairs:
                 if samples[key] and not samples[key][-1].ok:
@@ -369,8 +380,15 @@ def run_size(size_name: str, settings: Settings, progress: Any) -> dict[str, Any
                 took = f"{sample.seconds:.2f} s in, " if sample.seconds is not None else ""
                 outcome = f"{took}{sample.wall_seconds:.1f} s wall, {sample.tree_peak_rss_mib:,.0f} MiB"
                 progress(f"{size_name} {key} #{i + 1}/{runs}: {outcome if sample.ok else sample.error}")
+        after = probe_speed(size_name, settings, logs / "probe" / pairs[0][0].replace(":", "-") / "after")
+        speed = [probe for probe in (before, after) if probe]
         for key, taken in samples.items():
-            measurements[key] = {**_median(taken), "samples": [asdict(s) for s in taken], "commit": entry["commit"]}
+            measurements[key] = {
+                **_median(taken),
+                "samples": [asdict(s) for s in taken],
+                "commit": entry["commit"],
+                "speed": speed,
+            }
 
     def process(kind: str, name: str) -> tuple[str, Any]:
         return f"{kind}:{name}", lambda logs: measure(kind, name, size_name, settings, logs)
@@ -597,6 +615,9 @@ def render(result: dict[str, Any], findings: str) -> str:
         f"| {m['cores']} | {m['memory_gib']} GiB | {m['cpu']} | {m['python']} | {v['polars']} | {v['duckdb']} "
         f"| {v['great-expectations']} | {v['prefect']} | {m.get('commit', '?')} |",
         "",
+        *_speed_note(
+            [one for entry in result.get("sizes", {}).values() for one in entry["measurements"].values()], "the table's"
+        ),
         "## Targets (issue 7, point 2)",
         "",
         "| target | size | measured | limit | verdict | how much |",
@@ -624,6 +645,7 @@ def _size_section(size: str, entry: dict[str, Any]) -> list[str]:
         f"Medians of {_runs_of(entry)} run(s) per measurement, each in a fresh process; {_measured_how(entry)}. "
         f"{_load_note(ms)}",
         "",
+        *_speed_note(list(ms.values()), "these"),
         "| stage | in-process | its CPU | process wall | peak RSS MiB | I/O floor | stage / floor "
         "| slowest phases (s) |",
         "|---|---|---|---|---|---|---|---|",
@@ -733,6 +755,24 @@ def _load_note(ms: dict[str, Any]) -> str:
         f"Load average (1 min) of the machine when a measurement started: median {statistics.median(loads):.1f}, "
         f"highest {max(loads):.1f}, on {os.cpu_count()} cores."
     )
+
+
+def _speed_note(measurements: list[dict[str, Any]], whose: str) -> list[str]:
+    """The range of the speed probes taken around ``measurements`` (a paragraph and its blank line), or nothing."""
+    probes = [probe for m in measurements for probe in m.get("speed", [])]
+    if not probes:
+        return []
+
+    def spread(key: str) -> str:
+        low, high = min(p[key] for p in probes), max(p[key] for p in probes)
+        return f"{low:.2f} s" if low == high else f"{low:.2f}-{high:.2f} s"
+
+    return [
+        f"One core's speed before and after {whose} measurements ({len(probes)} probes, lower is quicker; "
+        f"`benchmarks.measure.speed_probe`): a fixed Python loop {spread('python_loop_s')}, a fixed Parquet round "
+        f"trip {spread('parquet_s')}. Seconds compare across tables only beside these.",
+        "",
+    ]
 
 
 def _value(entry: dict[str, Any] | None) -> float | None:

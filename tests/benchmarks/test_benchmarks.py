@@ -14,7 +14,7 @@ import pytest
 
 from benchmarks import measure, reference_duckdb, stages
 from benchmarks.generate import Inputs, Size, generate
-from benchmarks.run import _measured_how, _runs_of, _same_inputs, measured_code
+from benchmarks.run import _measured_how, _runs_of, _same_inputs, _speed_note, measured_code
 from cakupan.readers import read_bpjs_export
 from tasks.ingest import read_folder
 
@@ -234,3 +234,15 @@ def test_a_size_says_what_its_measurements_took_and_on_which_code_when_runs_are_
     merged["runs"], merged["measurements"]["stage:read"]["runs"] = 3, 1
     merged["measurements"]["stage:reconcile"]["runs"] = 3
     assert _runs_of(merged) == "1 to 3"
+
+
+def test_the_speed_probe_times_its_fixed_work_and_a_table_shows_the_range_of_its_probes() -> None:
+    probe = measure.speed_probe(rounds=1)
+    assert set(probe) == {"python_loop_s", "parquet_s"} and all(0 < seconds < 60 for seconds in probe.values())
+
+    quick, slow = {"python_loop_s": 0.2, "parquet_s": 0.25}, {"python_loop_s": 0.41, "parquet_s": 0.3}
+    merged = [{"speed": [quick, slow]}, {"speed": [quick]}, {"commit": "abc1234"}]  # the last from before probes
+    (note, blank) = _speed_note(merged, "these")
+    assert "(3 probes" in note and "Python loop 0.20-0.41 s" in note and "Parquet round trip 0.25-0.30 s" in note
+    assert blank == ""
+    assert _speed_note([{"commit": "abc1234"}], "these") == []
