@@ -10,16 +10,13 @@ KIND NAME:
     floor <stage>                                 that stage's I/O floor
     duckdb reconcile                              benchmarks/reference_duckdb.sql
     validation gx|polars:real|all_pass|all_fail   submission_rows.json on a prepared frame, by GX or polars
-    probe speed                                   how quick one core of the machine is now (``speed_probe``)
 """
 
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import shutil
-import statistics
 import sys
 import time
 from collections.abc import Sequence
@@ -76,47 +73,11 @@ def _failure_counts(failures: pl.DataFrame) -> dict[str, int]:
     return dict(sorted(failures.group_by("reason").len().iter_rows()))
 
 
-# The probe's fixed work: a few tenths of a second each on a 2-core cloud machine.
-_PROBE_LOOP = 3_000_000
-_PROBE_ROWS = 1_000_000
-
-
-def speed_probe(rounds: int = 3) -> dict[str, float]:
-    """Seconds one core takes now for a fixed pure-Python loop and a fixed Parquet round trip (zstd, in memory),
-    medians of ``rounds``; run with POLARS_MAX_THREADS=1 to keep polars on one core.
-
-    Machines of the same name and size differed twofold in speed from one session to the next, and a machine's
-    speed moved by a third within an evening: the seconds of two tables compare only beside their probes.
-    """
-    frame = pl.DataFrame({"n": pl.int_range(_PROBE_ROWS, eager=True)}).with_columns(
-        pl.col("n").cast(pl.String).alias("text"), (pl.col("n") * 7919 % 1_000_003).alias("mixed")
-    )
-    loops, trips = [], []
-    for _ in range(rounds):
-        started = time.perf_counter()
-        total = 0
-        for i in range(_PROBE_LOOP):
-            total += i
-        loops.append(time.perf_counter() - started)
-        started = time.perf_counter()
-        buffer = io.BytesIO()
-        frame.write_parquet(buffer, compression="zstd")
-        buffer.seek(0)
-        pl.read_parquet(buffer)
-        trips.append(time.perf_counter() - started)
-    return {"python_loop_s": round(statistics.median(loops), 3), "parquet_s": round(statistics.median(trips), 3)}
-
-
 def measure(kind: str, name: str, size: str) -> dict[str, Any]:
-    if kind == "probe":
-        started, cpu_started = time.perf_counter(), time.process_time()
-        info: dict[str, Any] = speed_probe()
-        seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
-        return {"seconds": seconds, "cpu_seconds": cpu_seconds, "phases": {}, "info": info}
     inputs = Inputs(bench_dir() / size)
     work = work_dir(size)
     work.mkdir(parents=True, exist_ok=True)
-    info = {}
+    info: dict[str, Any] = {}
     if kind == "stage":
         if name == "validate":
             warm = time.perf_counter()
@@ -175,7 +136,7 @@ def measure(kind: str, name: str, size: str) -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("kind", choices=["stage", "floor", "duckdb", "validation", "probe"])
+    parser.add_argument("kind", choices=["stage", "floor", "duckdb", "validation"])
     parser.add_argument("name")
     parser.add_argument("--size", required=True, choices=list(SIZES))
     parser.add_argument("--result", type=Path, required=True)

@@ -44,6 +44,8 @@ HERE = Path(__file__).resolve().parent
 RESULTS_MD = HERE / "RESULTS.md"
 RESULTS_JSON = HERE / "results.json"
 DEFAULT_RUNS = {"S": 5, "M": 3, "L": 1}
+# A probe takes a few seconds; one that hangs is left out rather than holding the measurements up.
+PROBE_TIMEOUT_SECONDS = 120
 GROUPS = ("stages", "floors", "duckdb", "validation", "run", "run_warm")
 MiB = 1024 * 1024
 FINDINGS_START, FINDINGS_END = "<!-- findings: kept when RESULTS.md is regenerated -->", "<!-- /findings -->"
@@ -195,18 +197,14 @@ def _child_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def measure(kind: str, name: str, size: str, settings: Settings, logs: Path, **env: str) -> Sample:
-    """One fresh `python -m benchmarks.measure` process (``env``: variables to set in it)."""
+def measure(kind: str, name: str, size: str, settings: Settings, logs: Path) -> Sample:
+    """One fresh `python -m benchmarks.measure` process."""
     tag = f"{kind}-{name.replace(':', '-')}"
     result = logs / f"{tag}.json"
     result.unlink(missing_ok=True)
     command = [sys.executable, "-m", "benchmarks.measure", kind, name, "--size", size, "--result", str(result)]
     sample, _ = spawn(
-        command,
-        env=_child_env(**env),
-        log=logs / f"{tag}.log",
-        timeout=settings.timeout,
-        memory_cap=settings.memory_cap,
+        command, env=_child_env(), log=logs / f"{tag}.log", timeout=settings.timeout, memory_cap=settings.memory_cap
     )
     if sample.ok and result.is_file():
         inside = json.loads(result.read_text())
@@ -256,10 +254,20 @@ def split_run_log(text: str, started_epoch: float, wall: float) -> dict[str, flo
     return {**phases, **tasks}
 
 
-def probe_speed(size: str, settings: Settings, logs: Path) -> dict[str, float] | None:
-    """The one-core speed probe (``benchmarks.measure.speed_probe``) in a fresh process; None if it failed."""
-    sample = measure("probe", "speed", size, settings, logs, POLARS_MAX_THREADS="1")
-    return sample.info if sample.ok else None
+def probe_speed() -> dict[str, float] | None:
+    """``benchmarks.probe`` in a fresh process with polars on one thread; None if it failed or took too long."""
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "benchmarks.probe"],
+            env=_child_env(POLARS_MAX_THREADS="1"),
+            capture_output=True,
+            text=True,
+            timeout=PROBE_TIMEOUT_SECONDS,
+            check=True,
+        )
+        return dict(json.loads(done.stdout))
+    except (subprocess.SubprocessError, ValueError):
+        return None
 
 
 def measure_run(
@@ -370,7 +378,7 @@ def run_size(size_name: str, settings: Settings, progress: Any) -> dict[str, Any
     def together(*pairs: tuple[str, Any]) -> None:
         """Each measurement ``runs`` times, round-robin: what is compared sees the machine in the same state."""
         samples: dict[str, list[Sample]] = {key: [] for key, _ in pairs}
-        before = probe_speed(size_name, settings, logs / "probe" / pairs[0][0].replace(":", "-") / "before")
+        before = probe_speed()
         for i in range(runs):
             for key, one in pairs:
                 if samples[key] and not samples[key][-1].ok:
@@ -380,7 +388,7 @@ def run_size(size_name: str, settings: Settings, progress: Any) -> dict[str, Any
                 took = f"{sample.seconds:.2f} s in, " if sample.seconds is not None else ""
                 outcome = f"{took}{sample.wall_seconds:.1f} s wall, {sample.tree_peak_rss_mib:,.0f} MiB"
                 progress(f"{size_name} {key} #{i + 1}/{runs}: {outcome if sample.ok else sample.error}")
-        after = probe_speed(size_name, settings, logs / "probe" / pairs[0][0].replace(":", "-") / "after")
+        after = probe_speed()
         speed = [probe for probe in (before, after) if probe]
         for key, taken in samples.items():
             measurements[key] = {
@@ -769,7 +777,7 @@ def _speed_note(measurements: list[dict[str, Any]], whose: str) -> list[str]:
 
     return [
         f"One core's speed before and after {whose} measurements ({len(probes)} probes, lower is quicker; "
-        f"`benchmarks.measure.speed_probe`): a fixed Python loop {spread('python_loop_s')}, a fixed Parquet round "
+        f"`benchmarks/probe.py`): a fixed Python loop {spread('python_loop_s')}, a fixed Parquet round "
         f"trip {spread('parquet_s')}. Seconds compare across tables only beside these.",
         "",
     ]
