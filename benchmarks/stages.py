@@ -51,13 +51,21 @@ import pyarrow.parquet as pq
 from benchmarks.generate import RUN_DATE, Inputs
 from cakupan import readers
 from cakupan.metrics import coverage_metrics
-from cakupan.partitions import choose_partitions, location, near_partitions, nik_partition, scan_all, split, write_part
+from cakupan.partitions import (
+    NikRanges,
+    choose_partitions,
+    location,
+    near_partitions,
+    nik_partition,
+    scan_all,
+    split,
+    write_part,
+)
 from cakupan.readers import read_bpjs_export, scan_bpjs_export
 from cakupan.reconcile import latest_decisions
 from cakupan.reference import load_villages as load_reference_villages
 from cakupan.rules import prepare_members, prepare_rows
 from cakupan.settings import Settings, load_rules
-from cakupan.values import clean_nik
 from expectations.combine import combine_results
 from expectations.gx import FAILURES_SCHEMA
 from flows.runners import usable_cores
@@ -78,6 +86,7 @@ from tasks.validate import (
     decide_checked,
     file_registry,
     ledger_rows,
+    split_by_nik,
     write_persons,
 )
 from warehouse.parquet import sink_sorted, write_partition
@@ -155,14 +164,12 @@ def partitions_for(list_rows: int, export_rows: int) -> int:
 
 def check_submissions(
     raw_rows: Path, files_path: Path, villages: pl.DataFrame, partitions: int, work: Path, scratch: Path, phases: Phases
-) -> None:
+) -> NikRanges:
     """Ledger, file registry and accepted persons (by NIK partition) as tasks/validate.py makes them: rows split by
     NIK, each partition parsed and validated by GX, then every file and row decided over all of them."""
     rules = load_rules()
     with phase(phases, "split_rows"):
-        raw = split(
-            pl.scan_parquet(raw_rows), nik_partition(clean_nik(pl.col("nik")), partitions), partitions, scratch / "raw"
-        )
+        raw, ranges = split_by_nik(pl.scan_parquet(raw_rows), partitions, location(scratch / "raw"))
     with phase(phases, "check_rows"):
         each_partition(
             lambda index: check_rows_partition.fn(raw, index, files_path, villages, RUN_DATE, rules), partitions
@@ -175,6 +182,7 @@ def check_submissions(
         sink_sorted(ledger_rows(checked, decided), work / "ledger.parquet", LEDGER_ORDER)
         file_registry(files).write_parquet(work / "file_status.parquet")
         write_persons(checked, decided, villages, partitions, location(work / "persons"))
+    return ranges
 
 
 def prepared_submission_rows(raw: pl.DataFrame, files: pl.DataFrame, villages: pl.DataFrame) -> pl.DataFrame:
@@ -185,13 +193,14 @@ def prepared_submission_rows(raw: pl.DataFrame, files: pl.DataFrame, villages: p
     return prepare_rows(raw, villages, RUN_DATE).sort("row_id")
 
 
-def gate_export(export_rows: Path, partitions: int, work: Path, scratch: Path, phases: Phases) -> None:
-    """Gated, state-annotated, one-KPJ-per-NIK members by NIK partition, as tasks/reconcile.py makes them."""
+def gate_export(export_rows: Path, ranges: NikRanges, work: Path, scratch: Path, phases: Phases) -> None:
+    """Gated, state-annotated, one-KPJ-per-NIK members by NIK range, as tasks/reconcile.py makes them."""
     settings = Settings()
+    partitions = ranges.partitions
     with phase(phases, "split_members"):
         export = split(
             prepare_members(pl.scan_parquet(export_rows), RUN_DATE),
-            nik_partition(pl.col("nik"), partitions),
+            nik_partition(pl.col("nik"), ranges),
             partitions,
             scratch / "export",
         )
@@ -292,10 +301,10 @@ def validate(inputs: Inputs, work: Path) -> Phases:
     for folder in ("persons", "members"):
         shutil.rmtree(work / folder, ignore_errors=True)
     with scratch_of(work, "validate") as scratch:
-        check_submissions(
+        ranges = check_submissions(
             work / "raw_rows.parquet", work / "files.parquet", villages, partitions, work, scratch, phases
         )
-        gate_export(work / "export_rows.parquet", partitions, work, scratch, phases)
+        gate_export(work / "export_rows.parquet", ranges, work, scratch, phases)
     (work / "partitions.txt").write_text(f"{partitions}\n")
     return phases
 

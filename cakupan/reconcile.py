@@ -566,6 +566,11 @@ ORDER_KEY = "_order"
 ORDER_KEY_PREFIX = pl.col(ORDER_KEY) // 10**12
 
 
+def prefix_status(prefix: pl.Expr) -> pl.Expr:
+    """The status number of an ``ORDER_KEY_PREFIX`` value: its digits above the NIK's four."""
+    return prefix // 10**4
+
+
 def with_order_key(rows: Frame) -> Frame:
     """``rows`` (with their status) and ``ORDER_KEY``: a partitioned run's halves carry it, so the rows can be
     written in ``RESULT_ORDER`` a range of it at a time, each range read by comparing integers."""

@@ -222,8 +222,8 @@ def _process_date(request: RunRequest, settings: Settings, lock: RunDateLock) ->
             ingest = collect_village_files(paths)
             partitions = choose_partitions(settings.partitions, ingest.rows_read + estimated_rows(export_file))
             decided = latest_decisions(decisions).collect()
-            raw_rows = split_rows(ingest, partitions, paths)
-            export_parts = read_export(export_file, run_date, partitions, paths)
+            raw_rows, ranges = split_rows(ingest, partitions, paths)
+            export_parts = read_export(export_file, run_date, ranges, paths)
             each = range(partitions)
             checked = _map(
                 runner,

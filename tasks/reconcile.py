@@ -17,9 +17,11 @@ from cakupan.errors import InputError
 from cakupan.inputs import file_sha256
 from cakupan.metrics import coverage_metrics
 from cakupan.partitions import (
+    NikRanges,
     birth_date_partition,
     nik_partition,
     scan_all,
+    scan_each,
     scan_part,
     split,
     write_part,
@@ -37,6 +39,7 @@ from cakupan.reconcile import (
     member_states,
     near_pass,
     not_enrolled,
+    prefix_status,
     resolve_member_duplicates,
     result_rows,
     reviewed_members,
@@ -67,14 +70,21 @@ ANALYST_COLUMNS = (
     "paid_through",
 )
 # Both written a chunk at a time: a national result sorted whole took twice its size in memory. The persons' runs
-# are cut by ORDER_KEY_PREFIX, where a run by status alone held nearly four million rows.
-PERSONS_ORDER = Order((ORDER_KEY, "nik"), ORDER_KEY_PREFIX, first_distinct=True, drop=(ORDER_KEY,))
+# are cut by ORDER_KEY_PREFIX, where a run by status alone held nearly four million rows, and each holds one status:
+# its rows found under their NIK then come from the NIK ranges' exact parts one after another, already in order.
+PERSONS_ORDER = Order(
+    (ORDER_KEY, "nik"),
+    ORDER_KEY_PREFIX,
+    first_distinct=True,
+    drop=(ORDER_KEY,),
+    runs_within=prefix_status(pl.col("chunk")),
+)
 ANALYST_ORDER = Order(("person_key",), pl.col("person_key").str.slice(0, 2))
 
 
 @task(name="load-bpjs-export", retries=2, retry_delay_seconds=[5, 30], cache_policy=NO_CACHE)
-def load_bpjs_export(export_file: Path, run_date: date, partitions: int, paths: RunPaths) -> UPath:
-    """Read the export and split its members by NIK partition; a file that cannot be read stops the run.
+def load_bpjs_export(export_file: Path, run_date: date, ranges: NikRanges, paths: RunPaths) -> UPath:
+    """Read the export and split its members by the run's NIK ranges; a file that cannot be read stops the run.
 
     A large CSV export is streamed from the file into its partitions, never held in memory whole.
     """
@@ -84,7 +94,7 @@ def load_bpjs_export(export_file: Path, run_date: date, partitions: int, paths: 
     if table.error:
         raise InputError(f"BPJS export {export_file.name} {table.error}: {table.error_detail}")
     members = prepare_members(table.rows.lazy(), run_date)
-    return split(members, nik_partition(pl.col("nik"), partitions), partitions, paths.work / "export")
+    return split(members, nik_partition(pl.col("nik"), ranges), ranges.partitions, paths.work / "export")
 
 
 @dataclass(frozen=True)
@@ -274,7 +284,8 @@ def matched_rows(work: UPath) -> list[pl.LazyFrame]:
     # Looked up by every run that reads near_missing (``unnoted``), so collected once.
     noted = near.select("nik", "status").collect()
     missing = unnoted(scan_all(work / "near_missing"), noted.lazy())
-    return same_columns([scan_all(work / "exact"), near, missing])
+    # Each NIK range's exact rows as a part of its own: a run reads only the ranges holding its keys.
+    return same_columns([*scan_each(work / "exact"), near, missing])
 
 
 def matched_persons(persons: UPath, work: UPath, secret: bytes) -> list[pl.LazyFrame]:

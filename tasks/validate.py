@@ -15,7 +15,7 @@ from upath import UPath
 from cakupan import values
 from cakupan.feedback import LISTED, feedback_columns, feedback_files, feedback_rows, write_feedback_from
 from cakupan.names import NAME_KEY
-from cakupan.partitions import nik_partition, scan_all, scan_part, split, write_part
+from cakupan.partitions import NikRanges, nik_partition, nik_ranges, scan_all, scan_part, split, write_part
 from cakupan.rules import SUBMISSION_CHECK_COLUMNS, prepare_rows
 from cakupan.settings import Rules
 from cakupan.submissions import decide
@@ -167,15 +167,18 @@ def write_persons(
         write_part(persons, folder, index)
 
 
+def split_by_nik(raw_rows: pl.LazyFrame, partitions: int, folder: UPath) -> tuple[UPath, NikRanges]:
+    """``raw_rows`` split into ``folder`` by the range of their cleaned NIK (rows of one NIK meet in one partition),
+    with the ranges, which the export's members are split by too."""
+    cleaned = values.clean_nik(pl.col("nik"))
+    ranges = nik_ranges(raw_rows.select(cleaned.alias("nik")), partitions)
+    return split(raw_rows, nik_partition(cleaned, ranges), partitions, folder), ranges
+
+
 @task(name="split-rows", cache_policy=NO_CACHE)
-def split_rows(ingest: IngestSummary, partitions: int, paths: RunPaths) -> UPath:
-    """The rows read, split by the partition of their cleaned NIK (rows of one NIK meet in one partition)."""
-    return split(
-        pl.scan_parquet(str(ingest.raw_rows)),
-        nik_partition(values.clean_nik(pl.col("nik")), partitions),
-        partitions,
-        paths.work / "raw_rows",
-    )
+def split_rows(ingest: IngestSummary, partitions: int, paths: RunPaths) -> tuple[UPath, NikRanges]:
+    """The rows read, split by NIK range (``split_by_nik``); and the ranges."""
+    return split_by_nik(pl.scan_parquet(str(ingest.raw_rows)), partitions, paths.work / "raw_rows")
 
 
 @task(name="check-rows", cache_policy=NO_CACHE)

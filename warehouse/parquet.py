@@ -54,6 +54,8 @@ class Order:
     first_distinct: bool = False
     # Columns there only to order the rows (a sort key worked out before the write): left out of the file.
     drop: tuple[str, ...] = ()
+    # A coarser key of the chunk's values (an expression of pl.col("chunk")): a run never spans two of its values.
+    runs_within: pl.Expr | None = None
 
 
 def write_partition(
@@ -130,16 +132,18 @@ def sorted_runs(frame: Rows, order: Order, max_rows: int | None = None) -> Itera
 
     ``order.chunk`` is a coarse key the sort orders first (the status, a key's first characters, the file): the rows
     are counted by it and cut into runs of consecutive values of at most ``max_rows`` rows (a value holding more is
-    a run of its own); each run is read and sorted when the one before it has been taken, from the parts holding
-    rows of it.
+    a run of its own), and never across two values of ``order.runs_within``; each run is read and sorted when the
+    one before it has been taken, from the parts holding rows of it, in their order (a run already in order is not
+    sorted again: ``_sort``).
     """
     parts, chunk, max_rows = _parts(frame), order.chunk, max_rows or SORT_CHUNK_ROWS
     held_by = pl.collect_all([part.select(chunk.alias("chunk")).group_by("chunk").len() for part in parts])
     counts = pl.concat(held_by).group_by("chunk").agg(pl.col("len").sum()).sort("chunk")
+    within = None if order.runs_within is None else counts.select(order.runs_within).to_series()
     runs: list[pl.Series] = []
     start, held = 0, 0
     for end, rows in enumerate(counts["len"]):
-        if held and held + rows > max_rows:
+        if held and (held + rows > max_rows or (within is not None and within[end] != within[start])):
             runs.append(counts["chunk"][start:end])
             start, held = end, 0
         held += rows
@@ -159,8 +163,13 @@ def sorted_runs(frame: Rows, order: Order, max_rows: int | None = None) -> Itera
 
 
 def _sort(run: pl.DataFrame, order: Order) -> pl.DataFrame:
-    """``run`` sorted by ``order.by`` (see ``Order.first_distinct``)."""
+    """``run`` sorted by ``order.by`` (see ``Order.first_distinct``); as it is when its first key already rises
+    from row to row: the parts of a partitioned run may give a run's rows in order, and sorting them would still
+    have copied every column."""
     by = list(order.by)
+    first_key = run.select(pl.col(by[0]) if isinstance(by[0], str) else by[0]).to_series()
+    if first_key.null_count() == 0 and first_key.head(-1).lt(first_key.tail(-1)).all():
+        return run
     if not order.first_distinct or len(by) == 1:
         return run.sort(by)
     first = pl.col(by[0]) if isinstance(by[0], str) else by[0]

@@ -10,10 +10,12 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from cakupan.partitions import (
+    NikRanges,
     birth_date_partition,
     choose_partitions,
     near_partitions,
     nik_partition,
+    nik_ranges,
     part_path,
     remove,
     scan_all,
@@ -35,14 +37,22 @@ from warehouse.parquet import write_partition
 
 
 def test_one_nik_always_lands_in_one_partition_and_partitions_are_used_evenly() -> None:
-    niks = pl.DataFrame({"nik": [f"62030117058{i:05d}" for i in range(20_000)] + ["6203011705800003", "abc", None]})
-    keyed = niks.with_columns(nik_partition(pl.col("nik"), 8).alias("p"))
+    # Most people in one kabupaten, as a country's lists are: the ranges follow them, not the region codes.
+    niks = [f"62030117058{i:05d}" for i in range(18_000)] + [f"11010117058{i:05d}" for i in range(2_000)]
+    frame = pl.DataFrame({"nik": [*niks, "6203011705800003", "abc", "abc", None]})
+    ranges = nik_ranges(frame, 8)
+    assert ranges == nik_ranges(frame.reverse(), 8)  # the same rows give the same ranges, in any order
+    keyed = frame.with_columns(nik_partition(pl.col("nik"), ranges).alias("p"))
     assert keyed.group_by("nik").agg(pl.col("p").n_unique())["p"].max() == 1
     counts = keyed.group_by("p").len()["len"]
     assert counts.len() == 8 and counts.min() > 0.8 * counts.mean()  # type: ignore[operator]
     assert keyed.filter(pl.col("nik").is_null())["p"].item() == 0
-    # Arithmetic on the digits: the same NIK gets the same partition on every machine and polars version.
-    assert keyed.filter(pl.col("nik") == "6203011705800003")["p"][0] == 6203011705800003 % 1_000_000_007 % 8
+    # Ranges: every 16-digit NIK of a partition sorts before those of the next.
+    bounds = keyed.filter(pl.col("nik").str.len_chars() == 16).group_by("p").agg(low=pl.min("nik"), high=pl.max("nik"))
+    bounds = bounds.sort("p")
+    assert (bounds["high"].head(-1) < bounds["low"].tail(-1)).all()
+    # One partition, or no 16-digit NIK to cut at: nothing to cut.
+    assert nik_ranges(frame, 1) == NikRanges(1) and nik_ranges(frame.filter(pl.col("nik") == "abc"), 4) == NikRanges(4)
 
 
 def test_birth_date_partition_and_the_size_rule() -> None:
@@ -58,7 +68,7 @@ def test_birth_date_partition_and_the_size_rule() -> None:
 def test_split_keeps_every_row_once_in_order_and_empty_partitions_read_empty(scratch: str, tmp_path: Path) -> None:
     frame = pl.DataFrame({"nik": ["6203011705800003", "6203011705800011", "x", None], "row": [0, 1, 2, 3]})
     where = tmp_path / "parts" if scratch == "path" else f"file://{tmp_path}/parts"
-    folder = split(frame, nik_partition(pl.col("nik"), 16), 16, where)
+    folder = split(frame, nik_partition(pl.col("nik"), nik_ranges(frame, 16)), 16, where)
     assert str(folder) == str(where)
     parts = [scan_part(folder, i).collect() for i in range(16)]
     assert sum(p.height for p in parts) == 4
@@ -102,8 +112,9 @@ def reconcile_in_partitions(
     partitions, as many as the flow makes unless given)."""
     decided = latest_decisions(decided_pairs).collect()
     near = near or near_partitions(partitions)
-    persons_folder = split(listed, nik_partition(pl.col("nik"), partitions), partitions, work / "persons")
-    members_folder = split(export, nik_partition(pl.col("nik"), partitions), partitions, work / "members")
+    ranges = nik_ranges(listed, partitions)
+    persons_folder = split(listed, nik_partition(pl.col("nik"), ranges), partitions, work / "persons")
+    members_folder = split(export, nik_partition(pl.col("nik"), ranges), partitions, work / "members")
     for index in range(partitions):
         match_exact_partition.fn(persons_folder, members_folder, index, near, RULES, decided, work)
     confirmed = route_near_matches.fn(work, members_folder, near, decided)
@@ -186,10 +197,11 @@ def test_the_halves_carry_the_order_key_so_a_run_is_read_alone_and_the_key_is_no
     # above them kept it out, and each run read every row), near_missing's below the join that leaves out the
     # persons the near pass wrote, so that each is looked up in one run only.
     parts = matched_persons(tmp_path / "persons", tmp_path, b"key")
-    assert len({str(part.collect_schema()) for part in parts}) == 1  # exact, near, near_missing: one set of columns
+    # exact (a part per NIK range), near, near_missing: one set of columns
+    assert len(parts) == 4 and len({str(part.collect_schema()) for part in parts}) == 1
     active_6203 = pl.Series([STATUSES.index("active") * 10**4 + 6203], dtype=pl.UInt64)
     runs = [part.filter(PERSONS_ORDER.chunk.is_in(active_6203.implode())) for part in parts]
-    assert [run.explain().count(f'SELECTION: ((col("{ORDER_KEY}")') for run in runs] == [1, 1, 1]
+    assert [run.explain().count(f'SELECTION: ((col("{ORDER_KEY}")') for run in runs] == [1, 1, 1, 1]
     assert pl.concat(runs).collect()["nik"].sort().to_list() == ["6203010808700005", "6203011705800003"]
     written = pl.read_parquet(
         write_partition(parts, tmp_path / "out", "persons", date(2026, 11, 27), order=PERSONS_ORDER)
