@@ -1,6 +1,6 @@
 """The pipeline's stages as `make bench` times them: each reads the previous stage's Parquet and writes its own.
 
-Every stage runs the project's code as the nightly flow runs it, partitioned by NIK hash into as many partitions
+Every stage runs the project's code as the nightly flow runs it, partitioned by NIK range into as many partitions
 as the flow would choose for the size (``cakupan.partitions.choose_partitions``: one at S, 3 at M, 30 at L), its
 partition tasks as many at once as the flow's thread pool runs them (``each_partition``), in one process, through
 the adapters in the first section below. Files under a size's work folder ``WORK`` (one row per ...):

@@ -93,7 +93,7 @@ def _run_arguments(parser: argparse.ArgumentParser) -> None:
         "--partitions",
         type=_count,
         metavar="N",
-        help="split the run into N partitions by NIK hash; 1 = one pass, 0 = by the size of the inputs (default 0, "
+        help="split the run into N partitions by NIK range; 1 = one pass, 0 = by the size of the inputs (default 0, "
         "or CAKUPAN_PARTITIONS)",
     )
     parser.add_argument(

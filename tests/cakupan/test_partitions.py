@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from itertools import pairwise
 from pathlib import Path
 
 import polars as pl
@@ -19,6 +20,7 @@ from cakupan.partitions import (
     part_path,
     remove,
     scan_all,
+    scan_each,
     scan_part,
     split,
     write_pieces,
@@ -197,6 +199,10 @@ def test_the_halves_carry_the_order_key_so_a_run_is_read_alone_and_the_key_is_no
     # above them kept it out, and each run read every row), near_missing's below the join that leaves out the
     # persons the near pass wrote, so that each is looked up in one run only.
     parts = matched_persons(tmp_path / "persons", tmp_path, b"key")
+    # The exact rows of each NIK range come after those of the range before it.
+    found = [part.collect()["nik"] for part in scan_each(tmp_path / "exact")]
+    found = [niks for niks in found if niks.len()]
+    assert len(found) == 2 and all(low.max() < high.min() for low, high in pairwise(found))  # type: ignore[operator]
     # exact (a part per NIK range), near, near_missing: one set of columns
     assert len(parts) == 4 and len({str(part.collect_schema()) for part in parts}) == 1
     active_6203 = pl.Series([STATUSES.index("active") * 10**4 + 6203], dtype=pl.UInt64)

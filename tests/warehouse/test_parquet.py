@@ -6,6 +6,7 @@ import pytest
 
 from warehouse.parquet import (
     Order,
+    _sort,
     partition_dir,
     recover_interrupted_swaps,
     same_columns,
@@ -233,3 +234,19 @@ def test_a_column_only_the_order_needs_is_left_out_of_the_file(tmp_path: Path) -
     written = pl.read_parquet(tmp_path / "persons.parquet")
     assert written.columns == PERSONS.columns
     assert written.equals(keyed.sort("_key").drop("_key"))
+
+
+def test_a_run_keeps_to_one_value_of_runs_within_and_a_run_already_in_order_is_not_sorted_again() -> None:
+    # Two parts, as a partitioned run's NIK ranges give them: each in order, the second after the first.
+    parts = [pl.LazyFrame({"key": [1, 2, 3], "v": list("abc")}), pl.LazyFrame({"key": [11, 12, 13], "v": list("def")})]
+    by_key = Order(("key",), pl.col("key"))
+    assert [run["key"].to_list() for run in sorted_runs(parts, by_key, max_rows=4)] == [[1, 2, 3, 11], [12, 13]]
+    by_tens = Order(("key",), pl.col("key"), runs_within=pl.col("chunk") // 10)
+    runs = list(sorted_runs(parts, by_tens, max_rows=4))
+    assert [run["key"].to_list() for run in runs] == [[1, 2, 3], [11, 12, 13]]
+    # A run whose first key rises from row to row is handed on as it came; any other is sorted.
+    in_order = pl.DataFrame({"key": [1, 2, 11], "v": ["c", "b", "a"]})
+    assert _sort(in_order, by_key) is in_order
+    for unordered in ([2, 1, 11], [1, 1, 11], [None, 1, 11]):
+        run = pl.DataFrame({"key": unordered, "v": ["c", "b", "a"]})
+        assert _sort(run, Order(("key", "v"), pl.col("key"))).equals(run.sort("key", "v"))
