@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
 from upath import UPath
 
@@ -79,10 +80,16 @@ def nik_partition(nik: pl.Expr, ranges: NikRanges) -> pl.Expr:
     values still meet; a null goes to partition 0.
     """
     number = _nik_number(nik)
-    # A comparison per cut, not a search of the cuts: a search is not row by row, and the streaming engine held a
-    # national export whole to split it (13 GiB).
-    in_range = pl.sum_horizontal([number >= cut for cut in ranges.cuts]) if ranges.cuts else pl.lit(0)
-    by_range = pl.when(number.is_not_null()).then(in_range.cast(pl.UInt64))
+    cuts = np.array(ranges.cuts, dtype=np.uint64)
+    # numpy's binary search, a batch at a time. polars' search_sorted is not row by row, so the streaming engine held
+    # a national export whole to split it (13 GiB); a comparison per cut worked out the cleaned NIK again for each
+    # cut (a national list's rows split in 336 s instead of 68).
+    in_range = number.fill_null(0).map_batches(
+        lambda batch: pl.Series(np.searchsorted(cuts, batch.to_numpy(), side="right"), dtype=pl.UInt64),
+        return_dtype=pl.UInt64,
+        is_elementwise=True,
+    )
+    by_range = pl.when(number.is_not_null()).then(in_range)
     other = pl.when(nik.is_not_null()).then(nik.hash() % ranges.partitions)
     return pl.coalesce(by_range, other, pl.lit(0, pl.UInt64)).cast(pl.UInt32)
 
