@@ -167,12 +167,11 @@ def _sort(run: pl.DataFrame, order: Order) -> pl.DataFrame:
     from row to row: the parts of a partitioned run may give a run's rows in order, and sorting them would still
     have copied every column."""
     by = list(order.by)
-    first_key = run.select(pl.col(by[0]) if isinstance(by[0], str) else by[0]).to_series()
-    if first_key.null_count() == 0 and first_key.head(-1).lt(first_key.tail(-1)).all():
+    first = run.select(pl.col(by[0]) if isinstance(by[0], str) else by[0]).to_series()
+    if first.null_count() == 0 and first.head(-1).lt(first.tail(-1)).all():
         return run
     if not order.first_distinct or len(by) == 1:
         return run.sort(by)
-    first = pl.col(by[0]) if isinstance(by[0], str) else by[0]
     keyed = run.with_columns(first.alias("_first")).sort("_first")
     key = keyed["_first"]
     # Sorted, a tie is two neighbours equal (two nulls included); the first key is then not worked out again.
