@@ -5,7 +5,8 @@ Environment (all optional):
     SIZES                 sizes to run, default "S M L"
     BENCH_RUNS            repeats per measurement: one number for all sizes, or "S=5 M=3 L=1" (the default)
     BENCH_ONLY            groups to run, default "stages floors duckdb validation run run_warm" (run_warm: S only)
-    BENCH_STAGES          stages the "stages" group times, default all; the others' earlier outputs are used
+    BENCH_STAGES          stages the "stages" group times, default all; the others' earlier outputs are used (on inputs
+                          made afresh there are none: a stage left out then skips the stages after it)
     BENCH_TIMEOUT         seconds before a measurement is killed and recorded as timed out, default 1200
     BENCH_MEMORY_CAP_GB   a measurement whose processes together hold more is killed, default 16
     BENCH_SEED            seed of the generated inputs, default 7
@@ -29,7 +30,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from importlib import metadata
@@ -411,8 +412,8 @@ def run_size(size_name: str, settings: Settings, progress: Any) -> dict[str, Any
 
     if "stages" in groups:
         for name in [n for n in STAGES if n in settings.stages]:
-            if name != "read" and not all(ready(n) for n in _needs(name)):
-                measurements[f"stage:{name}"] = {"ok": False, "error": "skipped: an earlier stage failed", "runs": 0}
+            if skipped := not_ready(name, settings.stages, ready):
+                measurements[f"stage:{name}"] = {"ok": False, "error": skipped, "runs": 0, "commit": entry["commit"]}
                 continue
             # The reconcile targets compare the stage with DuckDB and with its floor: measured side by side.
             extra = [process("duckdb", "reconcile")] if name == "reconcile" and "duckdb" in groups else []
@@ -442,6 +443,17 @@ def run_size(size_name: str, settings: Settings, progress: Any) -> dict[str, Any
 def _needs(stage: str) -> set[str]:
     order = list(STAGES)
     return set(order[: order.index(stage)])
+
+
+def not_ready(stage: str, measured: Sequence[str], ready: Callable[[str], bool]) -> str | None:
+    """Why ``stage`` cannot be measured now, or None: a stage before it (``ready`` false) failed in this run, or
+    was left out of ``measured`` (BENCH_STAGES) with none of its outputs in place, as on inputs generated now."""
+    for earlier in [name for name in STAGES if name in _needs(stage)]:
+        if not ready(earlier):
+            if earlier in measured:
+                return f"skipped: the {earlier} stage failed"
+            return f"skipped: the {earlier} stage has not run on these inputs (add it to BENCH_STAGES)"
+    return None
 
 
 # ---------------------------------------------------------------------------------------------- report
@@ -678,7 +690,9 @@ def _size_section(size: str, entry: dict[str, Any]) -> list[str]:
         f"| {_cell(duck, 'wall_seconds')} "
         f"| {_mib((duck or {}).get('tree_peak_rss_mib'))} | {'-' if ratio is None else f'{ratio:.2f}x'} |"
     )
-    if duck and duck.get("ok"):
+    if duck and duck.get("ok") and duck["info"].get("compared") is False:
+        lines += ["", "Statuses not compared: the reconcile stage had not run on these inputs when DuckDB did."]
+    elif duck and duck.get("ok"):
         info = duck["info"]
         ours, theirs = info["statuses"], info["statuses_duckdb"]
         lines += [
@@ -745,13 +759,14 @@ def _measured_how(entry: dict[str, Any]) -> str:
     (``BENCH_ONLY``), so both are taken from the measurements it shows, not from the last run."""
     ms = entry["measurements"].values()
     seconds = sum(sample["wall_seconds"] for m in ms for sample in m.get("samples", []))
-    commits = sorted({m["commit"] for m in ms}) or [entry["commit"]]
+    # A skip recorded before skips carried their commit has none.
+    commits = sorted({m["commit"] for m in ms if "commit" in m}) or [entry["commit"]]
     return f"its measurements took {seconds:,.0f} s, on code {' and '.join(commits)}"
 
 
 def _runs_of(entry: dict[str, Any]) -> str:
     """The runs of this size's measurements: merged harness runs may have taken different numbers."""
-    runs = sorted({m["runs"] for m in entry["measurements"].values()}) or [entry["runs"]]
+    runs = sorted({m["runs"] for m in entry["measurements"].values() if m["runs"]}) or [entry["runs"]]
     return str(runs[0]) if len(runs) == 1 else f"{runs[0]} to {runs[-1]}"
 
 

@@ -14,7 +14,15 @@ import pytest
 
 from benchmarks import measure, probe, reference_duckdb, stages
 from benchmarks.generate import Inputs, Size, generate
-from benchmarks.run import _measured_how, _runs_of, _same_inputs, _speed_note, measured_code, probe_speed
+from benchmarks.run import (
+    _measured_how,
+    _runs_of,
+    _same_inputs,
+    _speed_note,
+    measured_code,
+    not_ready,
+    probe_speed,
+)
 from cakupan.readers import read_bpjs_export
 from tasks.ingest import read_folder
 
@@ -188,6 +196,35 @@ def test_the_floor_is_timed_by_its_reads_and_writes_alone(tmp_path: Path, monkey
     assert floor["info"]["untimed_seconds"] > 0  # loading the outputs, left off the clock
 
 
+def test_the_duckdb_reference_is_timed_on_inputs_the_reconcile_stage_has_not_run_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BENCH_DIR", str(tmp_path))
+    generate(TOY, 7, tmp_path / "toy")
+    inputs, work = Inputs(tmp_path / "toy"), measure.work_dir("toy")
+    work.mkdir(parents=True)
+    for name in ("read", "validate"):
+        stages.STAGES[name].run(inputs, work)
+    alone = measure.measure("duckdb", "reconcile", "toy")
+    assert alone["seconds"] > 0 and alone["info"] == {"compared": False}
+    stages.STAGES["reconcile"].run(inputs, work)
+    compared = measure.measure("duckdb", "reconcile", "toy")
+    assert compared["info"]["persons"] > 0 and compared["info"]["person_key_equal"] is True
+
+
+def test_a_stage_is_skipped_with_the_reason_the_stage_before_it_gives() -> None:
+    done = {"read"}
+    # Measured in this run and failed, or left out of BENCH_STAGES on inputs it has not run on.
+    assert not_ready("reconcile", ["read", "validate", "reconcile"], done.__contains__) == (
+        "skipped: the validate stage failed"
+    )
+    assert not_ready("metrics", ["read", "validate", "metrics"], (done | {"validate"}).__contains__) == (
+        "skipped: the reconcile stage has not run on these inputs (add it to BENCH_STAGES)"
+    )
+    assert not_ready("validate", ["validate"], done.__contains__) is None
+    assert not_ready("read", ["read"], set().__contains__) is None
+
+
 def test_inputs_generated_again_are_the_same_inputs_and_other_inputs_are_not() -> None:
     earlier = {"seed": 7, "files": 239, "input_bytes": 8_000_000, "seconds": 116.7, "generated_now": True}
     # Measuring some groups again on inputs generated again keeps the other groups' earlier measurements.
@@ -230,6 +267,9 @@ def test_a_size_says_what_its_measurements_took_and_on_which_code_when_runs_are_
         "commit": "def5678",
         "measurements": {"stage:read": measured("abc1234", 10.0), "stage:reconcile": measured("def5678", 40.0, 41.0)},
     }
+    assert _measured_how(merged) == "its measurements took 91 s, on code abc1234 and def5678"
+    # A stage skipped, as recorded before skips carried their commit: it took nothing and ran on no code.
+    merged["measurements"]["stage:write"] = {"ok": False, "error": "skipped: the reconcile stage failed", "runs": 0}
     assert _measured_how(merged) == "its measurements took 91 s, on code abc1234 and def5678"
     merged["runs"], merged["measurements"]["stage:read"]["runs"] = 3, 1
     merged["measurements"]["stage:reconcile"]["runs"] = 3
