@@ -440,15 +440,16 @@ def run_size(size_name: str, settings: Settings, progress: Any) -> dict[str, Any
     return entry
 
 
-def _needs(stage: str) -> set[str]:
+def _needs(stage: str) -> list[str]:
+    """The stages before ``stage``, in their order: each reads what the ones before it wrote."""
     order = list(STAGES)
-    return set(order[: order.index(stage)])
+    return order[: order.index(stage)]
 
 
 def not_ready(stage: str, measured: Sequence[str], ready: Callable[[str], bool]) -> str | None:
     """Why ``stage`` cannot be measured now, or None: a stage before it (``ready`` false) failed in this run, or
     was left out of ``measured`` (BENCH_STAGES) with none of its outputs in place, as on inputs generated now."""
-    for earlier in [name for name in STAGES if name in _needs(stage)]:
+    for earlier in _needs(stage):
         if not ready(earlier):
             if earlier in measured:
                 return f"skipped: the {earlier} stage failed"
