@@ -413,7 +413,7 @@ def run_size(size_name: str, settings: Settings, progress: Any) -> dict[str, Any
     if "stages" in groups:
         for name in [n for n in STAGES if n in settings.stages]:
             if skipped := not_ready(name, settings.stages, ready):
-                measurements[f"stage:{name}"] = {"ok": False, "error": skipped, "runs": 0, "commit": entry["commit"]}
+                measurements[f"stage:{name}"] = {"ok": False, "error": skipped, "runs": 0}
                 continue
             # The reconcile targets compare the stage with DuckDB and with its floor: measured side by side.
             extra = [process("duckdb", "reconcile")] if name == "reconcile" and "duckdb" in groups else []
@@ -760,7 +760,7 @@ def _measured_how(entry: dict[str, Any]) -> str:
     (``BENCH_ONLY``), so both are taken from the measurements it shows, not from the last run."""
     ms = entry["measurements"].values()
     seconds = sum(sample["wall_seconds"] for m in ms for sample in m.get("samples", []))
-    # A skip recorded before skips carried their commit has none.
+    # A skipped stage was measured on no code: it has no commit.
     commits = sorted({m["commit"] for m in ms if "commit" in m}) or [entry["commit"]]
     return f"its measurements took {seconds:,.0f} s, on code {' and '.join(commits)}"
 

@@ -30,6 +30,8 @@ import numpy as np
 import polars as pl
 from upath import UPath
 
+from cakupan.nik import NIK_PATTERN
+
 # Below this many list rows plus export rows one pass is quicker than the bookkeeping of partitions.
 ROWS_PER_PARTITION = 2_000_000
 # Scratch is written once and read back once or twice within the run, so it is written for speed. On this
@@ -70,7 +72,7 @@ def nik_ranges(niks: pl.LazyFrame | pl.DataFrame, partitions: int) -> NikRanges:
 
 
 def _nik_number(nik: pl.Expr) -> pl.Expr:
-    return pl.when(nik.str.contains(r"^[0-9]{16}$")).then(nik.cast(pl.UInt64, strict=False))
+    return pl.when(nik.str.contains(NIK_PATTERN)).then(nik.cast(pl.UInt64, strict=False))
 
 
 def nik_partition(nik: pl.Expr, ranges: NikRanges) -> pl.Expr:

@@ -268,7 +268,7 @@ def test_a_size_says_what_its_measurements_took_and_on_which_code_when_runs_are_
         "measurements": {"stage:read": measured("abc1234", 10.0), "stage:reconcile": measured("def5678", 40.0, 41.0)},
     }
     assert _measured_how(merged) == "its measurements took 91 s, on code abc1234 and def5678"
-    # A stage skipped, as recorded before skips carried their commit: it took nothing and ran on no code.
+    # A stage skipped: it took nothing and ran on no code.
     merged["measurements"]["stage:write"] = {"ok": False, "error": "skipped: the reconcile stage failed", "runs": 0}
     assert _measured_how(merged) == "its measurements took 91 s, on code abc1234 and def5678"
     merged["runs"], merged["measurements"]["stage:read"]["runs"] = 3, 1
